@@ -1,0 +1,31 @@
+//! The [`Host`] services on WASI: the wall clock, `wasi:random`, and sleeping for back-off.
+
+use crate::bindings::wasi::random::random;
+use crate::service::Host;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The WASI host.
+pub struct Wasi;
+
+impl Host for Wasi {
+    fn now_millis(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64)
+    }
+
+    fn random_bytes(&self) -> [u8; 9] {
+        let mut bytes = [0; 9];
+        bytes.copy_from_slice(&random::get_random_bytes(9));
+        bytes
+    }
+
+    fn back_off(&self, attempt: u32) {
+        // Random exponential back-off, capped at 16 ms, so that writers spread out.
+        let ceiling_micros = 250u64 << attempt.min(6);
+        std::thread::sleep(Duration::from_micros(random::get_random_u64() % ceiling_micros));
+    }
+}
+
+/// The configuration variable `name`, from the environment.
+pub fn config_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}

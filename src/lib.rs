@@ -1,0 +1,21 @@
+//! JSONStore: one JSON document over HTTP, where the URL path is a JSON Pointer into it.
+//!
+//! The crate compiles natively (for tests) and to a `wasm32-wasip2` component that exports
+//! `wasi:http/incoming-handler` and keeps the document in the host's `wasi:keyvalue` store.
+//!
+//! - [`core`] is the pure document logic: pointers, reads and writes, patches, ETags,
+//!   limits and the storage layout. It never touches WASI.
+//! - [`store`] is the narrow byte-level [`store::Store`] trait the layout is written against,
+//!   with an in-memory implementation and, on WASI, the host key-value store.
+//! - [`service`] turns a plain [`service::Request`] into a [`service::Response`]:
+//!   parse into an operation, run it against a store, render the outcome.
+//! - `http` (WASI only) is the thin adapter between `wasi:http` and [`service`].
+
+pub mod core;
+pub mod service;
+pub mod store;
+
+#[cfg(target_os = "wasi")]
+mod bindings;
+#[cfg(target_os = "wasi")]
+mod http;

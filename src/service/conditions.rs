@@ -1,0 +1,57 @@
+//! Conditional requests (RFC 9110 section 13): `If-Match` and `If-None-Match`.
+//!
+//! Tags are per path: a condition is checked against the value at the request's pointer.
+//! Writes check it inside the transaction, against the document they are about to change.
+
+use super::problem::Problem;
+use super::{Request, Response, respond};
+use crate::core::{Pointer, document, etag};
+use serde_json::Value;
+
+/// The conditions a request carries.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+}
+
+impl Conditions {
+    /// Reads the conditional headers of `request`.
+    pub fn from_request(request: &Request) -> Self {
+        Conditions { if_match: request.header("if-match"), if_none_match: request.header("if-none-match") }
+    }
+
+    /// For a read of a value tagged `tag`: `412` when `If-Match` fails, a `304` response when
+    /// `If-None-Match` matches, nothing when the read should go on.
+    pub fn check_read(&self, pointer: &Pointer, tag: &str) -> Result<Option<Response>, Problem> {
+        if let Some(header) = &self.if_match
+            && !etag::matches(header, Some(tag), false)
+        {
+            return Err(Problem::precondition_failed("If-Match", pointer));
+        }
+        match &self.if_none_match {
+            Some(header) if etag::matches(header, Some(tag), true) => Ok(Some(respond::not_modified(tag))),
+            _ => Ok(None),
+        }
+    }
+
+    /// For a write at `pointer` in `doc`: `412` when a condition is false.
+    pub fn check_write(&self, doc: Option<&Value>, pointer: &Pointer) -> Result<(), Problem> {
+        if self.if_match.is_none() && self.if_none_match.is_none() {
+            return Ok(());
+        }
+        let current = document::get(doc, pointer)
+            .map(|value| etag::of(&serde_json::to_vec(value).expect("a Value always serializes")));
+        if let Some(header) = &self.if_match
+            && !etag::matches(header, current.as_deref(), false)
+        {
+            return Err(Problem::precondition_failed("If-Match", pointer));
+        }
+        if let Some(header) = &self.if_none_match
+            && etag::matches(header, current.as_deref(), true)
+        {
+            return Err(Problem::precondition_failed("If-None-Match", pointer));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! The HTTP API as plain functions: a [`Request`] in, a [`Response`] out.
+//!
+//! A request is parsed into an [`Op`], run against a [`Store`], and rendered; every error is a
+//! [`Problem`]. Writes are optimistic transactions: read the document with
+//! [`Store::watch`], apply the operation to that copy, and commit it with [`Store::swap`],
+//! retrying from the start when another writer committed first. A failed operation never
+//! reaches the store, so it leaves the document untouched.
+
+mod conditions;
+mod config;
+mod op;
+mod problem;
+mod respond;
+
+pub use config::Config;
+pub use op::Op;
+pub use problem::Problem;
+
+use crate::core::layout::{self, DOCUMENT_KEY};
+use crate::store::{Store, Swap};
+use conditions::Conditions;
+use serde_json::Value;
+
+/// The methods JSONStore serves, for `Allow` headers.
+pub const ALLOW: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
+
+/// The media types `PATCH` accepts, for `Accept-Patch` headers.
+pub const ACCEPT_PATCH: &str = "application/merge-patch+json, application/json-patch+json, application/json";
+
+/// How many times a write is tried when other writers keep committing first.
+pub const WRITE_ATTEMPTS_MAX: u32 = 200;
+
+/// An HTTP request, as the adapter hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The method, such as `GET`.
+    pub method: String,
+    /// The path and query, such as `/sniffles/0?x=1`.
+    pub target: String,
+    /// Header names (any case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of header `name` (case-insensitive); several fields are joined with `, `.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut values = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let first = values.next()?;
+        Some(values.fold(first.to_owned(), |joined, value| joined + ", " + value))
+    }
+}
+
+/// An HTTP response, for the adapter to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body; empty for `HEAD`, `204` and `304`.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with `status`, no headers and no body.
+    pub fn new(status: u16) -> Self {
+        Response { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// The value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the service needs from its host besides the store.
+pub trait Host {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> u64;
+    /// Random bytes.
+    fn random_bytes(&self) -> [u8; 9];
+    /// Waits a little before write attempt `attempt` (1-based) after a conflict.
+    fn back_off(&self, attempt: u32);
+}
+
+/// Serves one request.
+pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &Request) -> Response {
+    let head = request.method == "HEAD";
+    let mut response = match Op::parse(request, config).and_then(|op| run(store, config, host, request, op)) {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    };
+    if head {
+        response.body.clear();
+    } else if !matches!(response.status, 204 | 304) {
+        response.headers.push(("content-length".into(), response.body.len().to_string()));
+    }
+    response
+}
+
+fn run<S: Store>(store: &S, config: &Config, host: &impl Host, request: &Request, op: Op) -> Result<Response, Problem> {
+    let conditions = Conditions::from_request(request);
+    match op {
+        Op::Options => Ok(respond::options()),
+        Op::Get(pointer) => {
+            let doc = layout::decode(store.get(DOCUMENT_KEY)?.as_deref())?;
+            let value =
+                crate::core::document::get(doc.as_ref(), &pointer).ok_or_else(|| Problem::not_found(&pointer))?;
+            let body = serde_json::to_vec(value).expect("a Value always serializes");
+            let tag = crate::core::etag::of(&body);
+            if let Some(response) = conditions.check_read(&pointer, &tag)? {
+                return Ok(response);
+            }
+            Ok(respond::json(200, body, Some(tag)))
+        }
+        write => transact(store, host, |doc| {
+            conditions.check_write(doc.as_ref(), write.pointer())?;
+            write.apply(doc, config, host)
+        }),
+    }
+}
+
+/// Runs `write` on the stored document and commits the result, retrying on conflicts.
+fn transact<S: Store>(
+    store: &S,
+    host: &impl Host,
+    mut write: impl FnMut(&mut Option<Value>) -> Result<Response, Problem>,
+) -> Result<Response, Problem> {
+    for attempt in 1..=WRITE_ATTEMPTS_MAX {
+        let (watch, bytes) = store.watch(DOCUMENT_KEY)?;
+        let mut doc = layout::decode(bytes.as_deref())?;
+        let response = write(&mut doc)?;
+        match store.swap(watch, &layout::encode(doc.as_ref()))? {
+            Swap::Done => return Ok(response),
+            Swap::Conflict => host.back_off(attempt),
+        }
+    }
+    Err(Problem::new(
+        503,
+        "contention",
+        "Too Much Contention",
+        format!("other writers committed first {WRITE_ATTEMPTS_MAX} times in a row; nothing was written"),
+    )
+    .header("retry-after", "1"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,187 @@
+//! Problem details (RFC 9457): every error response JSONStore sends.
+//!
+//! Each kind of problem has a stable `type` URI, `urn:jsonstore:problem:<kind>`, listed in the
+//! README. Extra members (`pointer`, `operation`, `line`, `column`) say where the problem is.
+
+use super::Response;
+use crate::core::document::Conflict;
+use crate::core::json::JsonError;
+use crate::core::layout::Corrupt;
+use crate::core::patch::PatchError;
+use crate::core::path::PathError;
+use crate::core::{Pointer, path};
+use crate::store::StoreError;
+use serde_json::{Map, Value};
+
+/// An error response: status, type, title, detail and extension members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The problem kind: the last part of the `type` URI.
+    pub kind: &'static str,
+    /// A short summary of the kind.
+    pub title: &'static str,
+    /// What happened this time.
+    pub detail: String,
+    /// Extension members.
+    pub members: Map<String, Value>,
+    /// Extra response headers, such as `Allow`.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Problem {
+    /// A problem of `kind` with `status`, `title` and `detail`.
+    pub fn new(status: u16, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem { status, kind, title, detail: detail.into(), members: Map::new(), headers: Vec::new() }
+    }
+
+    /// Adds the extension member `name`.
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.members.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Adds the `pointer` member, as a JSON Pointer string.
+    pub fn at(self, pointer: &Pointer) -> Self {
+        self.with("pointer", pointer.as_str())
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// 404: nothing at `pointer`.
+    pub fn not_found(pointer: &Pointer) -> Self {
+        let detail = if pointer.is_root() {
+            "the store holds no document".to_owned()
+        } else {
+            format!("there is no value at {}", path::render(pointer))
+        };
+        Problem::new(404, "not-found", "Not Found", detail).at(pointer)
+    }
+
+    /// 412: an `If-Match` or `If-None-Match` condition is false.
+    pub fn precondition_failed(header: &str, pointer: &Pointer) -> Self {
+        Problem::new(
+            412,
+            "precondition-failed",
+            "Precondition Failed",
+            format!("the {header} condition is false for the value at {}; nothing was written", path::render(pointer)),
+        )
+        .at(pointer)
+    }
+
+    /// 413: the body is larger than the configured limit.
+    pub fn body_too_large(body_bytes_max: usize) -> Self {
+        Problem::new(
+            413,
+            "body-too-large",
+            "Content Too Large",
+            format!("the request body is larger than the limit of {body_bytes_max} bytes (JSONSTORE_BODY_BYTES_MAX)"),
+        )
+        .with("limit", body_bytes_max)
+    }
+
+    /// 503: the host's key-value store failed.
+    pub fn store_unavailable(error: &StoreError) -> Self {
+        Problem::new(503, "store-unavailable", "Service Unavailable", format!("the key-value store failed: {error}"))
+            .header("retry-after", "1")
+    }
+
+    /// Renders the problem as an `application/problem+json` response.
+    pub fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("type".into(), format!("urn:jsonstore:problem:{}", self.kind).into());
+        body.insert("title".into(), self.title.into());
+        body.insert("status".into(), self.status.into());
+        body.insert("detail".into(), self.detail.into());
+        body.extend(self.members);
+        let mut response = Response::new(self.status);
+        response.headers.push(("content-type".into(), "application/problem+json".into()));
+        response.headers.extend(self.headers.into_iter().map(|(name, value)| (name.to_owned(), value)));
+        response.body = serde_json::to_vec(&Value::Object(body)).expect("a Map always serializes");
+        response
+    }
+}
+
+impl From<PathError> for Problem {
+    fn from(error: PathError) -> Self {
+        Problem::new(400, "bad-path", "Bad Path", error.to_string())
+    }
+}
+
+impl From<JsonError> for Problem {
+    fn from(error: JsonError) -> Self {
+        match error {
+            JsonError::Syntax { message, line, column } => Problem::new(
+                400,
+                "bad-json",
+                "Bad JSON",
+                format!("the body is not valid JSON: {message} at line {line}, column {column}"),
+            )
+            .with("line", line)
+            .with("column", column),
+            JsonError::TooDeep { depth_max } => too_deep(depth_max),
+        }
+    }
+}
+
+/// 400: the write would nest the document deeper than `depth_max`.
+pub fn too_deep(depth_max: usize) -> Problem {
+    Problem::new(
+        400,
+        "too-deep",
+        "Too Deeply Nested",
+        format!("the document may nest at most {depth_max} arrays or objects deep (JSONSTORE_DEPTH_MAX)"),
+    )
+    .with("limit", depth_max)
+}
+
+impl From<Conflict> for Problem {
+    fn from(conflict: Conflict) -> Self {
+        let detail = format!("cannot write there: the value at {} {}", path::render(&conflict.at), conflict.reason);
+        Problem::new(409, "conflict", "Conflict", detail).at(&conflict.at)
+    }
+}
+
+impl From<PatchError> for Problem {
+    fn from(error: PatchError) -> Self {
+        match error {
+            PatchError::Invalid { operation, message } => {
+                let detail = match operation {
+                    Some(index) => format!("operation {index} is not a valid JSON Patch operation: {message}"),
+                    None => message,
+                };
+                let problem = Problem::new(422, "invalid-patch", "Invalid Patch", detail);
+                match operation {
+                    Some(index) => problem.with("operation", index),
+                    None => problem,
+                }
+            }
+            PatchError::Failed { operation, pointer, reason } => Problem::new(
+                409,
+                "patch-failed",
+                "Patch Failed",
+                format!("operation {operation} failed at {pointer}: {reason}; nothing was written"),
+            )
+            .with("operation", operation)
+            .at(&pointer),
+            PatchError::NotFound => Problem::new(404, "not-found", "Not Found", "the patch target does not exist"),
+        }
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        Problem::store_unavailable(&error)
+    }
+}
+
+impl From<Corrupt> for Problem {
+    fn from(Corrupt(reason): Corrupt) -> Self {
+        Problem::new(500, "corrupt-document", "Stored Document Unreadable", reason)
+    }
+}

@@ -1,0 +1,472 @@
+//! Native tests of the whole API against a [`MemoryStore`].
+
+use super::*;
+use crate::store::MemoryStore;
+use proptest::prelude::*;
+use serde_json::json;
+use std::cell::Cell;
+
+#[derive(Default)]
+struct TestHost {
+    ticks: Cell<u64>,
+}
+
+impl Host for TestHost {
+    fn now_millis(&self) -> u64 {
+        self.ticks.set(self.ticks.get() + 1);
+        1_700_000_000_000 + self.ticks.get()
+    }
+    fn random_bytes(&self) -> [u8; 9] {
+        [self.ticks.get() as u8; 9]
+    }
+    fn back_off(&self, _attempt: u32) {}
+}
+
+struct Api {
+    store: MemoryStore,
+    config: Config,
+    host: TestHost,
+}
+
+impl Api {
+    fn new() -> Self {
+        Api { store: MemoryStore::new(), config: Config::default(), host: TestHost::default() }
+    }
+
+    fn send(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {
+        let request = Request {
+            method: method.into(),
+            target: target.into(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: body.as_bytes().to_vec(),
+        };
+        handle(&self.store, &self.config, &self.host, &request)
+    }
+
+    /// Sends a request and checks the status and, when given, the JSON body.
+    fn check(&self, method: &str, target: &str, body: &str, status: u16, expected: Option<Value>) -> Response {
+        let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &[("content-type", "application/json")] };
+        let response = self.send(method, target, headers, body);
+        assert_eq!(response.status, status, "{method} {target}: {}", String::from_utf8_lossy(&response.body));
+        if let Some(expected) = expected {
+            assert_eq!(json_body(&response), expected, "{method} {target}");
+        }
+        response
+    }
+
+    fn document(&self) -> Option<Value> {
+        crate::core::layout::decode(self.store.get(DOCUMENT_KEY).unwrap().as_deref()).unwrap()
+    }
+}
+
+fn json_body(response: &Response) -> Value {
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+#[test]
+fn seed_example() {
+    let api = Api::new();
+    let seed = r#"{"sniffles":[{"name":"fred"},{"name":"irma"},{"name":"wobble"}],"snuffle":{"name":"gundar"}}"#;
+    api.check("PUT", "/", seed, 201, None);
+    api.check("GET", "/sniffles/", "", 200, Some(json!([{"name":"fred"},{"name":"irma"},{"name":"wobble"}])));
+    api.check("GET", "/sniffles/0", "", 200, Some(json!({"name":"fred"})));
+    api.check("PUT", "/sniffles/0/rank", r#""sniffle chief""#, 201, Some(json!("sniffle chief")));
+    api.check("GET", "/sniffles/0", "", 200, Some(json!({"name":"fred","rank":"sniffle chief"})));
+}
+
+#[test]
+fn put_reports_created_and_replaced() {
+    let api = Api::new();
+    let created = api.check("PUT", "/a/b", "1", 201, Some(json!(1)));
+    assert_eq!(created.header("location"), Some("/a/b"));
+    let replaced = api.check("PUT", "/a/b", "2", 200, Some(json!(2)));
+    assert_eq!(replaced.header("location"), None);
+    assert_eq!(replaced.header("etag"), Some(crate::core::etag::of(b"2").as_str()));
+    api.check("PUT", "/a/b/c", "3", 409, None);
+    api.check("PUT", "/list", "[]", 201, None);
+    let appended = api.check("PUT", "/list/-", "\"x\"", 201, None);
+    assert_eq!(appended.header("location"), Some("/list/0"));
+    api.check("PUT", "/list/5", "1", 409, None);
+    assert_eq!(api.document(), Some(json!({"a": {"b": 2}, "list": ["x"]})));
+}
+
+#[test]
+fn post_appends_and_pushes() {
+    let api = Api::new();
+    api.check("PUT", "/", r#"{"list":[1],"map":{}}"#, 201, None);
+    let appended = api.check("POST", "/list", "2", 201, Some(json!({"index": 1})));
+    assert_eq!(appended.header("location"), Some("/list/1"));
+    let first = api.check("POST", "/map", "\"a\"", 201, None);
+    let second = api.check("POST", "/map", "\"b\"", 201, None);
+    let (first, second) = (json_body(&first)["name"].clone(), json_body(&second)["name"].clone());
+    assert!(first.as_str().unwrap() < second.as_str().unwrap());
+    assert_eq!(api.document().unwrap()["map"][first.as_str().unwrap()], json!("a"));
+    api.check("POST", "/list/0", "3", 409, None);
+}
+
+#[test]
+fn delete_and_empty_store() {
+    let api = Api::new();
+    api.check("GET", "/", "", 404, None);
+    api.check("DELETE", "/", "", 404, None);
+    api.check("PUT", "/a", "1", 201, None);
+    api.check("DELETE", "/a", "", 204, None);
+    api.check("DELETE", "/a", "", 404, None);
+    api.check("GET", "/", "", 200, Some(json!({})));
+    api.check("DELETE", "/", "", 204, None);
+    assert_eq!(api.document(), None);
+}
+
+#[test]
+fn empty_key_and_escapes() {
+    let api = Api::new();
+    api.check("PUT", "//", "1", 201, None);
+    api.check("PUT", "/a~1b", "2", 201, None);
+    api.check("PUT", "/c%25d", "3", 201, None);
+    assert_eq!(api.document(), Some(json!({"": 1, "a/b": 2, "c%d": 3})));
+    api.check("GET", "/a%2Fb", "", 200, Some(json!(2)));
+    api.check("GET", "/a%zz", "", 400, None);
+}
+
+#[test]
+fn patch_kinds() {
+    let api = Api::new();
+    api.check("PUT", "/", r#"{"a":{"b":1,"c":2}}"#, 201, None);
+    let merge = [("content-type", "application/merge-patch+json")];
+    let response = api.send("PATCH", "/a", &merge, r#"{"b":null,"d":4}"#);
+    assert_eq!((response.status, json_body(&response)), (200, json!({"c": 2, "d": 4})));
+    let json_patch = [("content-type", "application/json-patch+json")];
+    let response = api.send(
+        "PATCH",
+        "/a",
+        &json_patch,
+        r#"[{"op":"add","path":"/e","value":5},{"op":"test","path":"/c","value":9}]"#,
+    );
+    assert_eq!(response.status, 409);
+    let problem = json_body(&response);
+    assert_eq!((problem["operation"].clone(), problem["pointer"].clone()), (json!(1), json!("/a/c")));
+    let response = api.send("PATCH", "/a", &json_patch, r#"[{"op":"add","path":"/e","value":5},{"op":"frob"}]"#);
+    assert_eq!((response.status, json_body(&response)["operation"].clone()), (422, json!(1)));
+    assert_eq!(api.document(), Some(json!({"a": {"c": 2, "d": 4}})));
+    let response = api.send("PATCH", "/a", &[("content-type", "text/plain")], "{}");
+    assert_eq!(response.status, 415);
+    assert_eq!(response.header("accept-patch"), Some(ACCEPT_PATCH));
+    assert_eq!(api.send("PATCH", "/a", &[], "{}").status, 415);
+}
+
+#[test]
+fn bad_input_is_a_problem_and_changes_nothing() {
+    let api = Api::new();
+    api.check("PUT", "/", r#"{"keep":true}"#, 201, None);
+    let response = api.check("PUT", "/x", "{\n \"a\": @ }", 400, None);
+    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    let problem = json_body(&response);
+    assert_eq!((problem["line"].clone(), problem["column"].clone()), (json!(2), json!(7)));
+    assert_eq!(problem["type"], json!("urn:jsonstore:problem:bad-json"));
+    assert_eq!(problem["status"], json!(400));
+    let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+    api.check("PUT", "/x", &deep, 400, None);
+    let deep_path = "/x".repeat(64);
+    api.check("PUT", &deep_path, "[]", 400, None);
+    assert_eq!(api.send("PUT", "/x", &[("content-type", "text/plain")], "1").status, 415);
+    assert_eq!(api.send("PUT", "/x", &[("content-type", "application/x-www-form-urlencoded")], "1").status, 415);
+    assert_eq!(api.send("PUT", "/x", &[("content-type", "application/json; charset=utf-8")], "1").status, 201);
+    let response = api.send("FROB", "/", &[], "");
+    assert_eq!((response.status, response.header("allow")), (405, Some(ALLOW)));
+    let options = api.send("OPTIONS", "/", &[], "");
+    assert_eq!((options.status, options.header("allow")), (204, Some(ALLOW)));
+    assert_eq!(api.document(), Some(json!({"keep": true, "x": 1})));
+}
+
+#[test]
+fn body_limit() {
+    let mut api = Api::new();
+    api.config.body_bytes_max = 4;
+    api.check("PUT", "/a", "12345", 413, None);
+    api.check("PUT", "/a", "1234", 201, None);
+}
+
+#[test]
+fn conditional_requests() {
+    let api = Api::new();
+    let created = api.check("PUT", "/a", "1", 201, None);
+    let tag = created.header("etag").unwrap().to_owned();
+    let got = api.send("GET", "/a", &[("if-none-match", &tag)], "");
+    assert_eq!((got.status, got.body.len()), (304, 0));
+    assert_eq!(api.send("GET", "/a", &[("if-none-match", "\"other\"")], "").status, 200);
+    assert_eq!(api.send("HEAD", "/a", &[("if-none-match", &tag)], "").status, 304);
+    let json = ("content-type", "application/json");
+    assert_eq!(api.send("PUT", "/a", &[json, ("if-match", "\"stale\"")], "2").status, 412);
+    assert_eq!(api.send("PUT", "/a", &[json, ("if-none-match", "*")], "2").status, 412);
+    assert_eq!(api.send("PUT", "/b", &[json, ("if-match", "*")], "2").status, 412);
+    assert_eq!(api.send("DELETE", "/a", &[("if-match", "\"stale\"")], "").status, 412);
+    assert_eq!(api.document(), Some(json!({"a": 1})));
+    assert_eq!(api.send("PUT", "/b", &[json, ("if-none-match", "*")], "2").status, 201);
+    assert_eq!(api.send("PUT", "/a", &[json, ("if-match", &tag)], "3").status, 200);
+    assert_eq!(api.document(), Some(json!({"a": 3, "b": 2})));
+}
+
+#[test]
+fn head_has_headers_but_no_body() {
+    let api = Api::new();
+    api.check("PUT", "/a", "[1,2]", 201, None);
+    let get = api.send("GET", "/a", &[], "");
+    let head = api.send("HEAD", "/a", &[], "");
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert_eq!(head.header("etag"), get.header("etag"));
+    assert_eq!(head.header("content-length"), None);
+    assert_eq!(get.header("content-length"), Some("5"));
+}
+
+#[test]
+fn a_write_that_loses_the_race_is_retried() {
+    struct RacingStore {
+        inner: MemoryStore,
+        races_left: Cell<u32>,
+    }
+    impl Store for RacingStore {
+        type Watch = <MemoryStore as Store>::Watch;
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+            self.inner.get(key)
+        }
+        fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), crate::store::StoreError> {
+            let watched = self.inner.watch(key)?;
+            if self.races_left.get() > 0 {
+                // Another writer commits between our read and our swap.
+                self.races_left.set(self.races_left.get() - 1);
+                let mut doc = crate::core::layout::decode(watched.1.as_deref()).unwrap();
+                crate::core::document::put(
+                    &mut doc,
+                    &"/other".parse::<crate::core::PointerBuf>().unwrap(),
+                    json!(self.races_left.get()),
+                )
+                .unwrap();
+                self.inner.set(key, &crate::core::layout::encode(doc.as_ref()));
+            }
+            Ok(watched)
+        }
+        fn swap(&self, watch: Self::Watch, value: &[u8]) -> Result<Swap, crate::store::StoreError> {
+            self.inner.swap(watch, value)
+        }
+    }
+    let store = RacingStore { inner: MemoryStore::new(), races_left: Cell::new(3) };
+    let request = Request {
+        method: "PUT".into(),
+        target: "/mine".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: b"1".to_vec(),
+    };
+    let response = handle(&store, &Config::default(), &TestHost::default(), &request);
+    assert_eq!(response.status, 201);
+    let doc = crate::core::layout::decode(store.inner.get(DOCUMENT_KEY).unwrap().as_deref()).unwrap();
+    assert_eq!(doc, Some(json!({"mine": 1, "other": 0})));
+}
+
+/// A plain model of the document API, written independently of `core::document`.
+fn model(doc: &mut Option<Value>, method: &str, tokens: &[&str], value: &Value) -> u16 {
+    fn index(token: &str) -> Option<usize> {
+        (token == "0" || (!token.starts_with('0') && token.bytes().all(|b| b.is_ascii_digit())))
+            .then(|| token.parse().ok())
+            .flatten()
+    }
+    fn lookup<'v>(value: &'v Value, token: &str) -> Option<&'v Value> {
+        match value {
+            Value::Object(map) => map.get(token),
+            Value::Array(items) => items.get(index(token)?),
+            _ => None,
+        }
+    }
+    match method {
+        "GET" => {
+            let mut at = doc.as_ref();
+            for token in tokens {
+                at = at.and_then(|v| lookup(v, token));
+            }
+            if at.is_some() { 200 } else { 404 }
+        }
+        "DELETE" => {
+            let Some((last, parents)) = tokens.split_last() else {
+                return if doc.take().is_some() { 204 } else { 404 };
+            };
+            let mut before = doc.clone();
+            let mut at = before.as_mut();
+            for token in parents {
+                at = at.and_then(|v| match v {
+                    Value::Object(map) => map.get_mut(*token),
+                    Value::Array(items) => items.get_mut(index(token)?),
+                    _ => None,
+                });
+            }
+            let removed = match at {
+                Some(Value::Object(map)) => map.remove(*last).is_some(),
+                Some(Value::Array(items)) => match index(last) {
+                    Some(i) if i < items.len() => {
+                        items.remove(i);
+                        true
+                    }
+                    _ => false,
+                },
+                _ => false,
+            };
+            if removed {
+                *doc = before;
+                204
+            } else {
+                404
+            }
+        }
+        _ => {
+            // PUT: walk, creating objects for missing members.
+            let Some((last, parents)) = tokens.split_last() else {
+                let status = if doc.is_some() { 200 } else { 201 };
+                *doc = Some(value.clone());
+                return status;
+            };
+            let mut after = doc.clone().unwrap_or_else(|| json!({}));
+            let mut at = &mut after;
+            for token in parents {
+                at = match at {
+                    Value::Object(map) => map.entry(token.to_string()).or_insert_with(|| json!({})),
+                    Value::Array(items) => match index(token).filter(|&i| i < items.len()) {
+                        Some(i) => &mut items[i],
+                        None => return 409,
+                    },
+                    _ => return 409,
+                };
+            }
+            let status = match at {
+                Value::Object(map) => {
+                    if map.insert(last.to_string(), value.clone()).is_some() {
+                        200
+                    } else {
+                        201
+                    }
+                }
+                Value::Array(items) => {
+                    let i = if *last == "-" { Some(items.len()) } else { index(last) };
+                    match i {
+                        Some(i) if i < items.len() => {
+                            items[i] = value.clone();
+                            200
+                        }
+                        Some(i) if i == items.len() => {
+                            items.push(value.clone());
+                            201
+                        }
+                        _ => return 409,
+                    }
+                }
+                _ => return 409,
+            };
+            *doc = Some(after);
+            status
+        }
+    }
+}
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![Just(json!(null)), any::<i32>().prop_map(|n| json!(n)), "[a-z]{0,3}".prop_map(|s| json!(s))];
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            proptest::collection::btree_map(prop_oneof!["a", "b", "0"], inner, 0..3)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_api_matches_a_plain_model(
+        ops in proptest::collection::vec(
+            (
+                prop_oneof![Just("GET"), Just("PUT"), Just("PUT"), Just("DELETE")],
+                proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("0"), Just("1"), Just("-"), Just("01")], 0..4),
+                arb_value(),
+            ),
+            1..30,
+        )
+    ) {
+        let api = Api::new();
+        let mut expected: Option<Value> = None;
+        for (method, tokens, value) in ops {
+            let target = format!("/{}", tokens.join("/"));
+            let body = if method == "PUT" { value.to_string() } else { String::new() };
+            let headers: &[(&str, &str)] = if method == "PUT" { &[("content-type", "application/json")] } else { &[] };
+            let response = api.send(method, &target, headers, &body);
+            let status = model(&mut expected, method, &tokens, &value);
+            prop_assert_eq!(response.status, status, "{} {} {}", method, target, body);
+            if method == "GET" && status == 200 {
+                let mut at = expected.as_ref();
+                for token in &tokens {
+                    at = at.and_then(|v| crate::core::document::get(Some(v), &crate::core::PointerBuf::from_tokens([*token])));
+                }
+                prop_assert_eq!(Some(json_body(&response)), at.cloned());
+            }
+            prop_assert_eq!(api.document(), expected.clone());
+        }
+    }
+}
+
+fn cases(name: &str) -> Value {
+    let path = format!("{}/tests/cases/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The URL path of an RFC 6901 URI fragment (`#/c%25d`): the same encoding, plus the slash
+/// that keeps a trailing empty token.
+fn fragment_path(fragment: &str) -> String {
+    let pointer = &fragment[1..];
+    match pointer {
+        "" => "/".into(),
+        _ if pointer.ends_with('/') => format!("{pointer}/"),
+        _ => pointer.into(),
+    }
+}
+
+#[test]
+fn rfc6901_examples() {
+    let api = Api::new();
+    let cases = cases("rfc6901");
+    api.check("PUT", "/", &cases["doc"].to_string(), 201, None);
+    for case in cases["cases"].as_array().unwrap() {
+        let pointer: crate::core::PointerBuf = case["pointer"].as_str().unwrap().parse().unwrap();
+        api.check("GET", &crate::core::path::render(&pointer), "", 200, Some(case["expected"].clone()));
+    }
+    for case in cases["fragments"].as_array().unwrap() {
+        let path = fragment_path(case["fragment"].as_str().unwrap());
+        api.check("GET", &path, "", 200, Some(case["expected"].clone()));
+    }
+}
+
+#[test]
+fn rfc7396_examples() {
+    for case in cases("rfc7396").as_array().unwrap() {
+        let api = Api::new();
+        api.check("PUT", "/", &case["target"].to_string(), 201, None);
+        let response =
+            api.send("PATCH", "/", &[("content-type", "application/merge-patch+json")], &case["patch"].to_string());
+        assert_eq!(response.status, 200, "{case}");
+        assert_eq!(json_body(&response), case["result"], "{case}");
+        assert_eq!(api.document().as_ref(), Some(&case["result"]), "{case}");
+    }
+}
+
+#[test]
+fn rfc6902_cases() {
+    for case in cases("rfc6902").as_array().unwrap() {
+        let api = Api::new();
+        api.check("PUT", "/", &case["doc"].to_string(), 201, None);
+        let response =
+            api.send("PATCH", "/", &[("content-type", "application/json-patch+json")], &case["patch"].to_string());
+        if let Some(expected) = case.get("expected") {
+            assert_eq!(response.status, 200, "{case}: {}", String::from_utf8_lossy(&response.body));
+            assert_eq!(api.document().as_ref(), Some(expected), "{case}");
+        } else {
+            let error = &case["error"];
+            assert_eq!(response.status, error["status"], "{case}: {}", String::from_utf8_lossy(&response.body));
+            assert_eq!(json_body(&response)["operation"], error["operation"], "{case}");
+            assert_eq!(api.document().as_ref(), Some(&case["doc"]), "{case}");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The narrow byte-level interface the storage layout is written against.
+//!
+//! It is the part of `wasi:keyvalue` (store and atomics, 0.2.0-draft2) that JSONStore needs:
+//! read a key, and replace a key's value only if nobody changed it since it was read.
+
+mod memory;
+pub use memory::MemoryStore;
+
+#[cfg(target_os = "wasi")]
+mod kv;
+#[cfg(target_os = "wasi")]
+pub use kv::KvStore;
+
+/// A failure of the store itself (not of the client's request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The result of a compare-and-swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    /// The new value is stored.
+    Done,
+    /// Someone changed the key since it was watched; nothing was stored.
+    Conflict,
+}
+
+/// A key-value store with compare-and-swap.
+pub trait Store {
+    /// A handle on the version of a key that [`Store::watch`] read.
+    type Watch;
+
+    /// Reads the current value of `key`.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Reads the current value of `key` and remembers its version for [`Store::swap`].
+    fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError>;
+
+    /// Stores `value` under the watched key if the key still has the watched version.
+    ///
+    /// It is atomic: afterwards the key holds the old value or `value`, never a mix,
+    /// whatever fails in between.
+    fn swap(&self, watch: Self::Watch, value: &[u8]) -> Result<Swap, StoreError>;
+}

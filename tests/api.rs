@@ -1,0 +1,183 @@
+//! The HTTP API, end to end: the real component under the real `wasmtime serve`.
+
+mod common;
+
+use common::{Server, fresh};
+use serde_json::json;
+
+const SEED: &str = r#"{"sniffles":[{"name":"fred"},{"name":"irma"},{"name":"wobble"}],"snuffle":{"name":"gundar"}}"#;
+
+#[test]
+fn seed_example() {
+    let (_data, server) = fresh();
+    server.put("/", SEED).expect(201);
+    assert_eq!(server.get("/sniffles/").expect(200).json(), json!([{"name":"fred"},{"name":"irma"},{"name":"wobble"}]));
+    assert_eq!(server.get("/sniffles/0").expect(200).json(), json!({"name":"fred"}));
+    server.put("/sniffles/0/rank", r#""sniffle chief""#).expect(201);
+    let fred = server.get("/sniffles/0");
+    assert_eq!(fred.expect(200).json(), json!({"name":"fred","rank":"sniffle chief"}));
+    assert_eq!(fred.header("content-type"), Some("application/json"));
+}
+
+#[test]
+fn every_verb() {
+    let (_data, server) = fresh();
+    server.get("/").problem(404);
+    let created = server.put("/a/b", "1");
+    assert_eq!((created.expect(201).header("location"), created.json()), (Some("/a/b"), json!(1)));
+    let replaced = server.put("/a/b", "[1]");
+    assert_eq!(replaced.expect(200).json(), json!([1]));
+    assert!(replaced.header("etag").is_some());
+
+    let appended = server.send("POST", "/a/b", &[], "2");
+    assert_eq!((appended.expect(201).header("location"), appended.json()), (Some("/a/b/1"), json!({"index": 1})));
+    let pushed = server.send("POST", "/log", &[], r#"{"msg":"hi"}"#);
+    let name = pushed.expect(201).json()["name"].as_str().unwrap().to_owned();
+    assert_eq!(name.len(), 20);
+    assert_eq!(pushed.header("location").unwrap(), format!("/log/{name}"));
+    let second = server.send("POST", "/log", &[], r#"{"msg":"again"}"#).json()["name"].as_str().unwrap().to_owned();
+    assert!(name < second, "push keys sort by time: {name} then {second}");
+
+    let merged = server.send("PATCH", "/a", &[("content-type", "application/merge-patch+json")], r#"{"c":3}"#);
+    assert_eq!(merged.expect(200).json(), json!({"b": [1, 2], "c": 3}));
+    let patched = server.send(
+        "PATCH",
+        "/a",
+        &[("content-type", "application/json-patch+json")],
+        r#"[{"op":"remove","path":"/c"},{"op":"add","path":"/b/-","value":3}]"#,
+    );
+    assert_eq!(patched.expect(200).json(), json!({"b": [1, 2, 3]}));
+
+    server.send("DELETE", "/a/b/0", &[], "").expect(204);
+    server.send("DELETE", "/a/b/7", &[], "").problem(404);
+    let head = server.send("HEAD", "/a", &[], "");
+    assert_eq!((head.expect(200).body.len(), head.header("etag")), (0, server.get("/a").header("etag")));
+    let options = server.send("OPTIONS", "/", &[], "");
+    assert_eq!(options.expect(204).header("allow"), Some("GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS"));
+    let other = server.send("TRACE", "/", &[], "");
+    other.problem(405);
+    assert_eq!(other.header("allow"), Some("GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS"));
+
+    server.send("DELETE", "/", &[], "").expect(204);
+    server.get("/").problem(404);
+}
+
+#[test]
+fn errors_are_problems_and_change_nothing() {
+    let (_data, server) = fresh();
+    server.put("/", r#"{"keep":[1,{"x":"y"}]}"#).expect(201);
+    let before = server.get("/").json();
+
+    let syntax = server.put("/keep/0", "{\n  \"a\": nope\n}").problem(400);
+    assert_eq!((syntax["line"].clone(), syntax["column"].clone()), (json!(2), json!(9)));
+    assert_eq!(syntax["type"], "urn:jsonstore:problem:bad-json");
+    server.put("/keep/0/deeper", "1").problem(409);
+    server.put("/keep/9", "1").problem(409);
+    server.put("/keep/01", "1").problem(409);
+    server.send("POST", "/keep/0", &[], "1").problem(409);
+    let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+    server.put("/x", &deep).problem(400);
+    server.send("PUT", "/x", &[("content-type", "text/plain")], "1").problem(415);
+    server.send("POST", "/x", &[("content-type", "application/x-www-form-urlencoded")], "a=1").problem(415);
+    server.send("PATCH", "/keep", &[("content-type", "application/xml")], "<a/>").problem(415);
+    let failed_test = server
+        .send(
+            "PATCH",
+            "/keep",
+            &[("content-type", "application/json-patch+json")],
+            r#"[{"op":"add","path":"/-","value":2},{"op":"test","path":"/1/x","value":"z"}]"#,
+        )
+        .problem(409);
+    assert_eq!((failed_test["operation"].clone(), failed_test["pointer"].clone()), (json!(1), json!("/keep/1/x")));
+    let invalid = server
+        .send(
+            "PATCH",
+            "/keep",
+            &[("content-type", "application/json-patch+json")],
+            r#"[{"op":"add","path":"/-","value":2},{"op":"jump"}]"#,
+        )
+        .problem(422);
+    assert_eq!(invalid["operation"], 1);
+    server.send("PATCH", "/nothing", &[("content-type", "application/json-patch+json")], "[]").problem(404);
+    assert_eq!(server.raw("GET /keep%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").0, 400);
+    assert_eq!(server.raw("GET /keep~2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").0, 400);
+    let (status, body) = server.raw("GET /%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 400, "{body}");
+
+    assert_eq!(server.get("/").json(), before);
+}
+
+#[test]
+fn limits_are_configurable() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &[("JSONSTORE_BODY_BYTES_MAX", "100"), ("JSONSTORE_DEPTH_MAX", "3")]);
+    server.put("/a", &format!("\"{}\"", "x".repeat(98))).expect(201);
+    let too_large = server.put("/a", &format!("\"{}\"", "x".repeat(99))).problem(413);
+    assert_eq!(too_large["limit"], 100);
+    server.put("/a", "[[[]]]").problem(400);
+    server.put("/a", "[[]]").expect(200);
+    server.put("/a/0/0", "[]").problem(400);
+    assert_eq!(server.get("/a").json(), json!([[]]));
+
+    // The default limit is 16 MiB; a larger declared length is refused before the body is read.
+    let (_default_data, default) = fresh();
+    let (status, body) = default.raw(&format!(
+        "PUT /big HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        16 * 1024 * 1024 + 1
+    ));
+    assert_eq!(status, 413, "{body}");
+    let chunked = format!("\"{}\"", "x".repeat(1000));
+    let (status, body) = server.raw(&format!(
+        "PUT /a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunked}\r\n0\r\n\r\n",
+        chunked.len()
+    ));
+    assert_eq!(status, 413, "a streamed body over the limit: {body}");
+    let misconfigured = Server::start_with(data.path(), &[("JSONSTORE_DEPTH_MAX", "lots")]);
+    let problem = misconfigured.get("/").problem(500);
+    assert!(problem["detail"].as_str().unwrap().contains("JSONSTORE_DEPTH_MAX"));
+}
+
+#[test]
+fn conditional_requests() {
+    let (_data, server) = fresh();
+    let tag = server.put("/a", r#"{"v":1}"#).expect(201).header("etag").unwrap().to_owned();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "strong tag: {tag}");
+    assert_eq!(server.get("/a").header("etag"), Some(tag.as_str()));
+    let not_modified = server.send("GET", "/a", &[("if-none-match", &tag)], "");
+    assert_eq!((not_modified.status, not_modified.header("etag")), (304, Some(tag.as_str())));
+    server.send("HEAD", "/a", &[("if-none-match", &tag)], "").expect(304);
+    server.send("GET", "/a", &[("if-none-match", "\"other\"")], "").expect(200);
+
+    server.send("PUT", "/a", &[("if-match", "\"stale\"")], "2").problem(412);
+    server.send("PUT", "/a", &[("if-none-match", "*")], "2").problem(412);
+    server.send("DELETE", "/a", &[("if-match", "\"stale\"")], "").problem(412);
+    server
+        .send("PATCH", "/a", &[("if-match", "\"stale\""), ("content-type", "application/merge-patch+json")], "{}")
+        .problem(412);
+    server.send("PUT", "/b", &[("if-match", "*")], "2").problem(412);
+    assert_eq!(server.get("/").json(), json!({"a": {"v": 1}}));
+
+    server.send("PUT", "/b", &[("if-none-match", "*")], "2").expect(201);
+    let updated = server.send("PUT", "/a", &[("if-match", &tag)], "3");
+    assert_ne!(updated.expect(200).header("etag"), Some(tag.as_str()));
+    // Tags are per path: changing /b does not change the tag of /a.
+    let tag_a = server.get("/a").header("etag").unwrap().to_owned();
+    server.put("/b", "4").expect(200);
+    assert_eq!(server.get("/a").header("etag"), Some(tag_a.as_str()));
+    assert_eq!(server.get("/").json(), json!({"a": 3, "b": 4}));
+}
+
+#[test]
+fn empty_key_and_escaped_names() {
+    let (_data, server) = fresh();
+    server.put("//", "1").expect(201);
+    server.put("/a~1b", "2").expect(201);
+    server.put("/m~0n", "3").expect(201);
+    server.put("/c%25d", "4").expect(201);
+    server.put("/caf%C3%A9", "5").expect(201);
+    assert_eq!(server.get("/").json(), json!({"": 1, "a/b": 2, "m~n": 3, "c%d": 4, "café": 5}));
+    assert_eq!(server.get("//").json(), json!(1));
+    assert_eq!(server.get("/a%2Fb").json(), json!(2));
+    let pushed = server.send("POST", "/x~1y", &[], "1");
+    assert!(pushed.expect(201).header("location").unwrap().starts_with("/x~1y/"));
+}

@@ -1,0 +1,51 @@
+//! Building the components, and composing the handler with the key-value provider.
+//!
+//! The handler (`jsonstore.wasm`) is what Spin and other hosts with a persistent
+//! `wasi:keyvalue` run. `wasmtime serve` has none, so for it the handler's key-value imports
+//! are plugged with the file-backed provider (`jsonstore_kv_fs.wasm`), like `wac plug`.
+
+use crate::{cargo, root};
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::process::Command;
+use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
+
+/// The built components.
+pub struct Artifacts {
+    /// The handler alone, for hosts with their own key-value store.
+    pub handler: PathBuf,
+    /// The handler plugged with the file-backed key-value provider, for `wasmtime serve`.
+    pub composed: PathBuf,
+}
+
+/// Builds both components in release mode and composes them.
+pub fn all() -> Result<Artifacts> {
+    crate::tools::wasm_target()?;
+    let status = Command::new(cargo())
+        .current_dir(root())
+        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "jsonstore", "-p", "jsonstore-kv-fs"])
+        .status()?;
+    if !status.success() {
+        bail!("building the components failed");
+    }
+    let out = root().join("target/wasm32-wasip2/release");
+    let handler = out.join("jsonstore.wasm");
+    let provider = out.join("jsonstore_kv_fs.wasm");
+    let composed = out.join("jsonstore-wasmtime.wasm");
+    compose(&handler, &provider, &composed)?;
+    Ok(Artifacts { handler, composed })
+}
+
+fn compose(socket: &PathBuf, plug: &PathBuf, out: &PathBuf) -> Result<()> {
+    let mut graph = CompositionGraph::new();
+    let socket = Package::from_file("jsonstore:handler", None, socket, graph.types_mut())
+        .with_context(|| format!("reading {}", socket.display()))?;
+    let socket = graph.register_package(socket)?;
+    let plug = Package::from_file("jsonstore:kv-fs", None, plug, graph.types_mut())
+        .with_context(|| format!("reading {}", plug.display()))?;
+    let plug = graph.register_package(plug)?;
+    wac_graph::plug(&mut graph, vec![plug], socket).context("plugging the key-value provider into the handler")?;
+    let bytes = graph.encode(EncodeOptions::default())?;
+    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
