@@ -223,7 +223,7 @@ fn make_parents<'v>(doc: &'v mut Option<Value>, parent_pointer: &Pointer) -> &'v
 
 /// The index a write to `token` in an array of `len` elements goes to: an existing element,
 /// or `len` itself (also spelled `-`) to append.
-fn element_index_for_write(len: usize, token: &Token, array: &Pointer) -> Result<usize, Conflict> {
+pub fn element_index_for_write(len: usize, token: &Token, array: &Pointer) -> Result<usize, Conflict> {
     let conflict = |reason| Conflict { at: array.to_buf(), reason };
     match token.to_index() {
         Ok(Index::Next) => Ok(len),

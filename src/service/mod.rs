@@ -16,10 +16,9 @@ pub use config::Config;
 pub use op::Op;
 pub use problem::Problem;
 
-use crate::core::layout::{self, DOCUMENT_KEY};
+use crate::core::layout::Tree;
 use crate::store::{Store, Swap};
 use conditions::Conditions;
-use serde_json::Value;
 
 /// The methods JSONStore serves, for `Allow` headers.
 pub const ALLOW: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
@@ -29,6 +28,9 @@ pub const ACCEPT_PATCH: &str = "application/merge-patch+json, application/json-p
 
 /// How many times a write is tried when other writers keep committing first.
 pub const WRITE_ATTEMPTS_MAX: u32 = 200;
+
+/// How many times a read starts again when writers replace what it is reading.
+pub const READ_ATTEMPTS_MAX: u32 = 20;
 
 /// An HTTP request, as the adapter hands it over.
 #[derive(Debug, Clone, Default)]
@@ -105,36 +107,57 @@ fn run<S: Store>(store: &S, config: &Config, host: &impl Host, request: &Request
     match op {
         Op::Options => Ok(respond::options()),
         Op::Get(pointer) => {
-            let doc = layout::decode(store.get(DOCUMENT_KEY)?.as_deref())?;
-            let value =
-                crate::core::document::get(doc.as_ref(), &pointer).ok_or_else(|| Problem::not_found(&pointer))?;
-            let body = serde_json::to_vec(value).expect("a Value always serializes");
-            let tag = crate::core::etag::of(&body);
+            let (value, tag) = read(host, || {
+                let tree = Tree::read(store, config.layout)?;
+                Ok((tree.get(&pointer)?, tree.etag(&pointer)?))
+            })?;
+            let (Some(value), Some(tag)) = (value, tag) else { return Err(Problem::not_found(&pointer)) };
             if let Some(response) = conditions.check_read(&pointer, &tag)? {
                 return Ok(response);
             }
+            let body = serde_json::to_vec(&value).expect("a Value always serializes");
             Ok(respond::json(200, body, Some(tag)))
         }
-        write => transact(store, host, |doc| {
-            conditions.check_write(doc.as_ref(), write.pointer())?;
-            write.apply(doc, config, host)
+        write => transact(store, config, host, |tree| {
+            conditions.check_write(tree.etag(write.pointer())?.as_deref(), write.pointer())?;
+            write.apply(tree, config, host)
         }),
     }
+}
+
+/// Runs `attempt` until it reads a consistent tree.
+fn read<T>(host: &impl Host, mut attempt: impl FnMut() -> Result<T, Problem>) -> Result<T, Problem> {
+    for tries in 1..=READ_ATTEMPTS_MAX {
+        match attempt() {
+            Err(problem) if problem.kind == problem::STALE && tries < READ_ATTEMPTS_MAX => host.back_off(tries),
+            outcome => return outcome,
+        }
+    }
+    unreachable!("the last attempt returns")
 }
 
 /// Runs `write` on the stored document and commits the result, retrying on conflicts.
 fn transact<S: Store>(
     store: &S,
+    config: &Config,
     host: &impl Host,
-    mut write: impl FnMut(&mut Option<Value>) -> Result<Response, Problem>,
+    mut write: impl FnMut(&mut Tree<'_, S>) -> Result<Response, Problem>,
 ) -> Result<Response, Problem> {
     for attempt in 1..=WRITE_ATTEMPTS_MAX {
-        let (watch, bytes) = store.watch(DOCUMENT_KEY)?;
-        let mut doc = layout::decode(bytes.as_deref())?;
-        let response = write(&mut doc)?;
-        match store.swap(watch, &layout::encode(doc.as_ref()))? {
-            Swap::Done => return Ok(response),
-            Swap::Conflict => host.back_off(attempt),
+        let session = u64::from_le_bytes(host.random_bytes()[..8].try_into().expect("8 bytes"));
+        let (mut tree, watch) = Tree::watch(store, config.layout, session)?;
+        match write(&mut tree) {
+            Ok(response) => match tree.commit(watch)? {
+                Swap::Done => return Ok(response),
+                Swap::Conflict => host.back_off(attempt),
+            },
+            Err(problem) => {
+                tree.abort();
+                if problem.kind != problem::STALE {
+                    return Err(problem);
+                }
+                host.back_off(attempt);
+            }
         }
     }
     Err(Problem::new(

@@ -3,8 +3,10 @@
 use super::problem::{Problem, too_deep};
 use super::{ACCEPT_PATCH, ALLOW, Config, Host, Request, Response, respond};
 use crate::core::document::{self, Placed};
-use crate::core::patch::{self, PatchError};
+use crate::core::layout::Tree;
+use crate::core::patch;
 use crate::core::{Pointer, PointerBuf, json, path, push_id};
+use crate::store::Store;
 use json_patch::PatchOperation;
 use serde_json::{Value, json};
 
@@ -92,45 +94,47 @@ impl Op {
         }
     }
 
-    /// Applies a write to `doc` and renders its success response. Reads are not writes.
-    pub fn apply(&self, doc: &mut Option<Value>, config: &Config, host: &impl Host) -> Result<Response, Problem> {
+    /// Applies a write to the document in `tree` and renders its success response.
+    /// Reads are not writes.
+    pub fn apply<S: Store>(
+        &self,
+        tree: &mut Tree<'_, S>,
+        config: &Config,
+        host: &impl Host,
+    ) -> Result<Response, Problem> {
+        let pointer = self.pointer();
+        let failed = |error| Problem::from_op(error, pointer);
         match self {
             Op::Put(pointer, value) => {
-                let (placed, location) = document::put(doc, pointer, value.clone())?;
-                Ok(respond::written(placed, &location, value))
+                let (placed, location) = tree.put(pointer, value.clone()).map_err(failed)?;
+                Ok(respond::written(placed, &location, value, tag(tree, &location)?))
             }
             Op::Post(pointer, value) => {
                 let new_key = || push_id::new(host.now_millis(), host.random_bytes());
-                let location = document::post(doc, pointer, value.clone(), new_key)?;
+                let location = tree.post(pointer, value.clone(), new_key).map_err(failed)?;
                 let last = location.back().expect("post adds a token").decoded().into_owned();
+                let in_array = tree.get(pointer)?.is_some_and(|collection| collection.is_array());
                 let receipt = match last.parse::<usize>() {
-                    Ok(index) if document::get(doc.as_ref(), pointer).is_some_and(Value::is_array) => {
-                        json!({"index": index})
-                    }
+                    Ok(index) if in_array => json!({"index": index}),
                     _ => json!({"name": last}),
                 };
                 let mut response = respond::json(201, serde_json::to_vec(&receipt).expect("serializes"), None);
                 response.headers.push(("location".into(), path::render(&location)));
-                response
-                    .headers
-                    .push(("etag".into(), crate::core::etag::of(&serde_json::to_vec(value).expect("serializes"))));
+                response.headers.push(("etag".into(), tag(tree, &location)?));
                 Ok(response)
             }
             Op::MergePatch(pointer, merge_patch) => {
-                let placed = patch::apply_merge_patch(doc, pointer, merge_patch)?;
-                let value = patched_value(doc, pointer, config)?;
-                Ok(respond::written(placed, pointer, value))
+                let placed = tree.merge_patch(pointer, merge_patch).map_err(failed)?;
+                let value = patched_value(tree, pointer, config)?;
+                Ok(respond::written(placed, pointer, &value, tag(tree, pointer)?))
             }
             Op::JsonPatch(pointer, operations) => {
-                patch::apply_json_patch(doc, pointer, operations).map_err(|error| match error {
-                    PatchError::NotFound => Problem::not_found(pointer),
-                    other => other.into(),
-                })?;
-                let value = patched_value(doc, pointer, config)?;
-                Ok(respond::written(Placed::Replaced, pointer, value))
+                tree.json_patch(pointer, operations).map_err(failed)?;
+                let value = patched_value(tree, pointer, config)?;
+                Ok(respond::written(Placed::Replaced, pointer, &value, tag(tree, pointer)?))
             }
             Op::Delete(pointer) => {
-                document::delete(doc, pointer).ok_or_else(|| Problem::not_found(pointer))?;
+                tree.delete(pointer).map_err(failed)?;
                 Ok(Response::new(204))
             }
             Op::Options | Op::Get(_) => unreachable!("reads are not run as writes"),
@@ -138,10 +142,15 @@ impl Op {
     }
 }
 
+/// The ETag of the value just written at `pointer`.
+fn tag<S: Store>(tree: &Tree<'_, S>, pointer: &Pointer) -> Result<String, Problem> {
+    tree.etag(pointer)?.ok_or_else(|| Problem::not_found(pointer))
+}
+
 /// The value at `pointer` after a patch, checked against the depth limit.
-fn patched_value<'d>(doc: &'d Option<Value>, pointer: &Pointer, config: &Config) -> Result<&'d Value, Problem> {
-    let value = document::get(doc.as_ref(), pointer).ok_or_else(|| Problem::not_found(pointer))?;
-    if pointer.count() + document::depth(value) > config.depth_max {
+fn patched_value<S: Store>(tree: &Tree<'_, S>, pointer: &Pointer, config: &Config) -> Result<Value, Problem> {
+    let value = tree.get(pointer)?.ok_or_else(|| Problem::not_found(pointer))?;
+    if pointer.count() + document::depth(&value) > config.depth_max {
         return Err(too_deep(config.depth_max));
     }
     Ok(value)

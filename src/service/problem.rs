@@ -6,7 +6,7 @@
 use super::Response;
 use crate::core::document::Conflict;
 use crate::core::json::JsonError;
-use crate::core::layout::Corrupt;
+use crate::core::layout::{self, OpError};
 use crate::core::patch::PatchError;
 use crate::core::path::PathError;
 use crate::core::{Pointer, path};
@@ -180,8 +180,33 @@ impl From<StoreError> for Problem {
     }
 }
 
-impl From<Corrupt> for Problem {
-    fn from(Corrupt(reason): Corrupt) -> Self {
-        Problem::new(500, "corrupt-document", "Stored Document Unreadable", reason)
+/// The kind of the problem a read gets when writers replaced what it was reading; the service
+/// starts such a request again rather than answer with it.
+pub const STALE: &str = "stale-read";
+
+impl From<layout::Error> for Problem {
+    fn from(error: layout::Error) -> Self {
+        match error {
+            layout::Error::Store(error) => Problem::store_unavailable(&error),
+            layout::Error::Corrupt(reason) => {
+                Problem::new(500, "corrupt-document", "Stored Document Unreadable", reason)
+            }
+            stale @ layout::Error::Stale(_) => {
+                Problem::new(503, STALE, "Service Unavailable", format!("{stale}; try again"))
+                    .header("retry-after", "1")
+            }
+        }
+    }
+}
+
+impl Problem {
+    /// The problem for an operation on the tree at `pointer` that failed.
+    pub fn from_op(error: OpError, pointer: &Pointer) -> Self {
+        match error {
+            OpError::NotFound => Problem::not_found(pointer),
+            OpError::Conflict(conflict) => conflict.into(),
+            OpError::Patch(error) => error.into(),
+            OpError::Layout(error) => error.into(),
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! Native tests of the whole API against a [`MemoryStore`].
 
 use super::*;
+use crate::core::layout::LayoutConfig;
 use crate::store::MemoryStore;
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::cell::Cell;
 
 #[derive(Default)]
@@ -33,6 +34,17 @@ impl Api {
         Api { store: MemoryStore::new(), config: Config::default(), host: TestHost::default() }
     }
 
+    /// An API whose layout stores almost every value in pages of its own, split into many
+    /// parts, so that small tests exercise the whole layout.
+    fn tiny() -> Self {
+        let layout = LayoutConfig { inline_bytes_max: 8, page_bytes_target: 40, chunk_bytes_max: 64, sweep_every: 3 };
+        Api { config: Config { layout, ..Config::default() }, ..Api::new() }
+    }
+
+    fn both() -> [Api; 2] {
+        [Api::new(), Api::tiny()]
+    }
+
     fn send(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {
         let request = Request {
             method: method.into(),
@@ -55,8 +67,12 @@ impl Api {
     }
 
     fn document(&self) -> Option<Value> {
-        crate::core::layout::decode(self.store.get(DOCUMENT_KEY).unwrap().as_deref()).unwrap()
+        document(&self.store, &self.config)
     }
+}
+
+fn document<S: Store>(store: &S, config: &Config) -> Option<Value> {
+    Tree::read(store, config.layout).unwrap().get(crate::core::Pointer::root()).unwrap()
 }
 
 fn json_body(response: &Response) -> Value {
@@ -220,6 +236,7 @@ fn head_has_headers_but_no_body() {
 
 #[test]
 fn a_write_that_loses_the_race_is_retried() {
+    /// A store where another writer commits between each of the first reads and its swap.
     struct RacingStore {
         inner: MemoryStore,
         races_left: Cell<u32>,
@@ -229,19 +246,26 @@ fn a_write_that_loses_the_race_is_retried() {
         fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
             self.inner.get(key)
         }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), crate::store::StoreError> {
+            self.inner.delete(key)
+        }
+        fn keys(&self) -> Result<Vec<String>, crate::store::StoreError> {
+            self.inner.keys()
+        }
         fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), crate::store::StoreError> {
             let watched = self.inner.watch(key)?;
             if self.races_left.get() > 0 {
-                // Another writer commits between our read and our swap.
                 self.races_left.set(self.races_left.get() - 1);
-                let mut doc = crate::core::layout::decode(watched.1.as_deref()).unwrap();
-                crate::core::document::put(
-                    &mut doc,
-                    &"/other".parse::<crate::core::PointerBuf>().unwrap(),
-                    json!(self.races_left.get()),
-                )
-                .unwrap();
-                self.inner.set(key, &crate::core::layout::encode(doc.as_ref()));
+                let other = Request {
+                    method: "PUT".into(),
+                    target: "/other".into(),
+                    headers: vec![],
+                    body: self.races_left.get().to_string().into_bytes(),
+                };
+                handle(&self.inner, &Config::default(), &TestHost::default(), &other);
             }
             Ok(watched)
         }
@@ -258,8 +282,7 @@ fn a_write_that_loses_the_race_is_retried() {
     };
     let response = handle(&store, &Config::default(), &TestHost::default(), &request);
     assert_eq!(response.status, 201);
-    let doc = crate::core::layout::decode(store.inner.get(DOCUMENT_KEY).unwrap().as_deref()).unwrap();
-    assert_eq!(doc, Some(json!({"mine": 1, "other": 0})));
+    assert_eq!(document(&store.inner, &Config::default()), Some(json!({"mine": 1, "other": 0})));
 }
 
 /// A plain model of the document API, written independently of `core::document`.
@@ -387,9 +410,10 @@ proptest! {
             1..30,
         )
     ) {
-        let api = Api::new();
+        for api in Api::both() {
         let mut expected: Option<Value> = None;
-        for (method, tokens, value) in ops {
+        for (method, tokens, value) in &ops {
+            let (method, tokens, value) = (*method, tokens.clone(), value.clone());
             let target = format!("/{}", tokens.join("/"));
             let body = if method == "PUT" { value.to_string() } else { String::new() };
             let headers: &[(&str, &str)] = if method == "PUT" { &[("content-type", "application/json")] } else { &[] };
@@ -404,6 +428,7 @@ proptest! {
                 prop_assert_eq!(Some(json_body(&response)), at.cloned());
             }
             prop_assert_eq!(api.document(), expected.clone());
+        }
         }
     }
 }
@@ -426,47 +451,50 @@ fn fragment_path(fragment: &str) -> String {
 
 #[test]
 fn rfc6901_examples() {
-    let api = Api::new();
-    let cases = cases("rfc6901");
-    api.check("PUT", "/", &cases["doc"].to_string(), 201, None);
-    for case in cases["cases"].as_array().unwrap() {
-        let pointer: crate::core::PointerBuf = case["pointer"].as_str().unwrap().parse().unwrap();
-        api.check("GET", &crate::core::path::render(&pointer), "", 200, Some(case["expected"].clone()));
-    }
-    for case in cases["fragments"].as_array().unwrap() {
-        let path = fragment_path(case["fragment"].as_str().unwrap());
-        api.check("GET", &path, "", 200, Some(case["expected"].clone()));
+    for api in Api::both() {
+        let cases = cases("rfc6901");
+        api.check("PUT", "/", &cases["doc"].to_string(), 201, None);
+        for case in cases["cases"].as_array().unwrap() {
+            let pointer: crate::core::PointerBuf = case["pointer"].as_str().unwrap().parse().unwrap();
+            api.check("GET", &crate::core::path::render(&pointer), "", 200, Some(case["expected"].clone()));
+        }
+        for case in cases["fragments"].as_array().unwrap() {
+            let path = fragment_path(case["fragment"].as_str().unwrap());
+            api.check("GET", &path, "", 200, Some(case["expected"].clone()));
+        }
     }
 }
 
 #[test]
 fn rfc7396_examples() {
     for case in cases("rfc7396").as_array().unwrap() {
-        let api = Api::new();
-        api.check("PUT", "/", &case["target"].to_string(), 201, None);
-        let response =
-            api.send("PATCH", "/", &[("content-type", "application/merge-patch+json")], &case["patch"].to_string());
-        assert_eq!(response.status, 200, "{case}");
-        assert_eq!(json_body(&response), case["result"], "{case}");
-        assert_eq!(api.document().as_ref(), Some(&case["result"]), "{case}");
+        for api in Api::both() {
+            api.check("PUT", "/", &case["target"].to_string(), 201, None);
+            let response =
+                api.send("PATCH", "/", &[("content-type", "application/merge-patch+json")], &case["patch"].to_string());
+            assert_eq!(response.status, 200, "{case}");
+            assert_eq!(json_body(&response), case["result"], "{case}");
+            assert_eq!(api.document().as_ref(), Some(&case["result"]), "{case}");
+        }
     }
 }
 
 #[test]
 fn rfc6902_cases() {
     for case in cases("rfc6902").as_array().unwrap() {
-        let api = Api::new();
-        api.check("PUT", "/", &case["doc"].to_string(), 201, None);
-        let response =
-            api.send("PATCH", "/", &[("content-type", "application/json-patch+json")], &case["patch"].to_string());
-        if let Some(expected) = case.get("expected") {
-            assert_eq!(response.status, 200, "{case}: {}", String::from_utf8_lossy(&response.body));
-            assert_eq!(api.document().as_ref(), Some(expected), "{case}");
-        } else {
-            let error = &case["error"];
-            assert_eq!(response.status, error["status"], "{case}: {}", String::from_utf8_lossy(&response.body));
-            assert_eq!(json_body(&response)["operation"], error["operation"], "{case}");
-            assert_eq!(api.document().as_ref(), Some(&case["doc"]), "{case}");
+        for api in Api::both() {
+            api.check("PUT", "/", &case["doc"].to_string(), 201, None);
+            let response =
+                api.send("PATCH", "/", &[("content-type", "application/json-patch+json")], &case["patch"].to_string());
+            if let Some(expected) = case.get("expected") {
+                assert_eq!(response.status, 200, "{case}: {}", String::from_utf8_lossy(&response.body));
+                assert_eq!(api.document().as_ref(), Some(expected), "{case}");
+            } else {
+                let error = &case["error"];
+                assert_eq!(response.status, error["status"], "{case}: {}", String::from_utf8_lossy(&response.body));
+                assert_eq!(json_body(&response)["operation"], error["operation"], "{case}");
+                assert_eq!(api.document().as_ref(), Some(&case["doc"]), "{case}");
+            }
         }
     }
 }

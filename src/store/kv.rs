@@ -23,6 +23,27 @@ impl Store for KvStore {
         self.bucket.get(key).map_err(|error| describe("get", error))
     }
 
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.bucket.set(key, value).map_err(|error| describe("set", error))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.bucket.delete(key).map_err(|error| describe("delete", error))
+    }
+
+    fn keys(&self) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.bucket.list_keys(cursor.as_deref()).map_err(|error| describe("list", error))?;
+            keys.extend(page.keys);
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+
     fn watch(&self, key: &str) -> Result<(Cas, Option<Vec<u8>>), StoreError> {
         let cas = Cas::new(&self.bucket, key).map_err(|error| describe("watch", error))?;
         let value = cas.current().map_err(|error| describe("read", error))?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     entries: RefCell<HashMap<String, (u64, Vec<u8>)>>,
+    tombstones: RefCell<HashMap<String, u64>>,
 }
 
 /// The version of a key that [`MemoryStore::watch`] read.
@@ -23,11 +24,19 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Stores `value` under `key` unconditionally, as another writer would.
-    pub fn set(&self, key: &str, value: &[u8]) {
-        let mut entries = self.entries.borrow_mut();
-        let version = entries.get(key).map_or(0, |(version, _)| *version);
-        entries.insert(key.to_owned(), (version + 1, value.to_vec()));
+    /// How many keys the store holds.
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// Whether the store holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
+    }
+
+    /// The total size of all values, in bytes.
+    pub fn value_bytes(&self) -> usize {
+        self.entries.borrow().values().map(|(_, value)| value.len()).sum()
     }
 }
 
@@ -38,18 +47,41 @@ impl Store for MemoryStore {
         Ok(self.entries.borrow().get(key).map(|(_, value)| value.clone()))
     }
 
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut entries = self.entries.borrow_mut();
+        let version = entries.get(key).map_or(0, |(version, _)| *version);
+        entries.insert(key.to_owned(), (version + 1, value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        // Versions must never repeat, so a deleted key keeps its version as an empty tombstone.
+        let mut entries = self.entries.borrow_mut();
+        if let Some((version, _)) = entries.remove(key) {
+            self.tombstones.borrow_mut().insert(key.to_owned(), version);
+        }
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.entries.borrow().keys().cloned().collect())
+    }
+
     fn watch(&self, key: &str) -> Result<(MemoryWatch, Option<Vec<u8>>), StoreError> {
         let entries = self.entries.borrow();
         let (version, value) = match entries.get(key) {
             Some((version, value)) => (*version, Some(value.clone())),
-            None => (0, None),
+            None => (self.tombstones.borrow().get(key).copied().unwrap_or(0), None),
         };
         Ok((MemoryWatch { key: key.to_owned(), version }, value))
     }
 
     fn swap(&self, watch: MemoryWatch, value: &[u8]) -> Result<Swap, StoreError> {
         let mut entries = self.entries.borrow_mut();
-        let current = entries.get(&watch.key).map_or(0, |(version, _)| *version);
+        let current = match entries.get(&watch.key) {
+            Some((version, _)) => *version,
+            None => self.tombstones.borrow().get(&watch.key).copied().unwrap_or(0),
+        };
         if current != watch.version {
             return Ok(Swap::Conflict);
         }

@@ -1,7 +1,8 @@
 //! The narrow byte-level interface the storage layout is written against.
 //!
 //! It is the part of `wasi:keyvalue` (store and atomics, 0.2.0-draft2) that JSONStore needs:
-//! read a key, and replace a key's value only if nobody changed it since it was read.
+//! read, write, delete and list keys, and replace a key's value only if nobody changed it since
+//! it was read.
 
 mod memory;
 pub use memory::MemoryStore;
@@ -37,6 +38,15 @@ pub trait Store {
 
     /// Reads the current value of `key`.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores `value` under `key`, replacing any value.
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+
+    /// Removes `key`; removing a missing key is not an error.
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Every key in the store, in no particular order.
+    fn keys(&self) -> Result<Vec<String>, StoreError>;
 
     /// Reads the current value of `key` and remembers its version for [`Store::swap`].
     fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError>;

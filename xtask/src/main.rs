@@ -1,11 +1,15 @@
 //! Project chores, run as `cargo xtask <command>`:
 //!
 //! - `build`: build the components and compose the one `wasmtime serve` runs.
-//! - `serve [--addr HOST:PORT] [--data DIR]`: build and serve JSONStore, persisting in DIR.
+//! - `serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT]`: build and serve
+//!   JSONStore, persisting in DIR, or in the Redis-protocol server at HOST:PORT.
 //! - `test`: build, then run every test, including the ones that drive `wasmtime serve`.
+//! - `bench [--seconds N] [--concurrency N]`: measure JSONStore against a hello-world baseline.
 //!
-//! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`) are installed once, here.
+//! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, and for the tests a
+//! Redis-protocol server) are installed once, here.
 
+mod bench;
 mod build;
 mod tools;
 
@@ -21,8 +25,11 @@ fn main() -> Result<()> {
         "build" => build::all().map(|_| ()),
         "serve" => serve(&rest),
         "test" => test(&rest),
+        "bench" => bench::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] | test [ARGS for cargo test]");
+            eprintln!(
+                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N]"
+            );
             bail!("unknown command {command:?}")
         }
     }
@@ -35,21 +42,39 @@ fn root() -> PathBuf {
 
 fn serve(args: &[String]) -> Result<()> {
     let mut addr = "127.0.0.1:8080".to_owned();
-    let mut data = root().join("data");
+    let mut data = None;
+    let mut store = "file".to_owned();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().context("--addr takes HOST:PORT")?.clone(),
-            "--data" => data = PathBuf::from(args.next().context("--data takes a directory")?),
-            other => bail!("unknown option {other:?}; serve takes --addr HOST:PORT and --data DIR"),
+            "--data" => data = Some(PathBuf::from(args.next().context("--data takes a directory")?)),
+            "--store" => store = args.next().context("--store takes file or redis://HOST:PORT")?.clone(),
+            other => bail!(
+                "unknown option {other:?}; serve takes --addr HOST:PORT, --data DIR and --store file|redis://HOST:PORT"
+            ),
         }
+    }
+    let redis = store.starts_with("redis://");
+    if !redis && store != "file" {
+        bail!("--store takes file or redis://HOST:PORT, not {store:?}");
+    }
+    if redis && data.is_some() {
+        bail!("--data is for --store file: with --store {store} the Redis-protocol server keeps the data");
     }
     let artifacts = build::all()?;
     let wasmtime = tools::wasmtime()?;
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let data = data.canonicalize()?;
-    eprintln!("JSONStore keeps its data in {}", data.display());
-    let status = tools::serve_command(&wasmtime, &artifacts.composed, &addr, &data).status()?;
+    let mut command = if redis {
+        eprintln!("JSONStore keeps its data in the Redis-protocol server at {store}");
+        tools::serve_redis_command(&wasmtime, &artifacts.composed_redis, &addr, &store)
+    } else {
+        let data = data.unwrap_or_else(|| root().join("data"));
+        std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+        let data = data.canonicalize()?;
+        eprintln!("JSONStore keeps its data in {}", data.display());
+        tools::serve_command(&wasmtime, &artifacts.composed, &addr, &data)
+    };
+    let status = command.status()?;
     if !status.success() {
         bail!("wasmtime serve exited with {status}");
     }
@@ -59,12 +84,15 @@ fn serve(args: &[String]) -> Result<()> {
 fn test(args: &[String]) -> Result<()> {
     let artifacts = build::all()?;
     let wasmtime = tools::wasmtime()?;
+    let redis_server = tools::redis_server()?;
     let status = Command::new(cargo())
         .current_dir(root())
         .args(["test", "--workspace"])
         .args(args)
         .env("JSONSTORE_WASMTIME", &wasmtime)
         .env("JSONSTORE_COMPONENT", &artifacts.composed)
+        .env("JSONSTORE_COMPONENT_REDIS", &artifacts.composed_redis)
+        .env("JSONSTORE_REDIS_SERVER", &redis_server)
         .env("JSONSTORE_HANDLER", &artifacts.handler)
         .status()?;
     if !status.success() {

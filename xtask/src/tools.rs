@@ -1,7 +1,7 @@
 //! The tools the tasks need, installed once when missing.
 
 use crate::cargo;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -61,13 +61,76 @@ pub fn serve_command(wasmtime: &Path, component: &Path, addr: &str, data: &Path)
     let mut command = Command::new(wasmtime);
     command.args(["serve", "-Scli", "--addr", addr, "--dir"]);
     command.arg(format!("{}::/data", data.display()));
+    forward_limits(&mut command);
+    command.arg(component);
+    command
+}
+
+/// The command that serves `component` (the Redis composition) on `addr`, keeping the document
+/// in the Redis-protocol server at `url` (`redis://HOST[:PORT]`).
+///
+/// `wasmtime serve` denies guests the network unless told: `-Sinherit-network` lets the component
+/// open TCP connections (to any address: wasmtime has no per-address allow-list flag), and
+/// `-Sallow-ip-name-lookup` lets it resolve a host name.
+pub fn serve_redis_command(wasmtime: &Path, component: &Path, addr: &str, url: &str) -> Command {
+    let mut command = Command::new(wasmtime);
+    command.args(["serve", "-Scli", "-Sinherit-network", "-Sallow-ip-name-lookup", "--addr", addr]);
+    command.args(["--env", &format!("JSONSTORE_REDIS_URL={url}")]);
+    forward_limits(&mut command);
+    command.arg(component);
+    command
+}
+
+/// Passes the limit variables that are set in the environment on to the component.
+fn forward_limits(command: &mut Command) {
     for name in ["JSONSTORE_BODY_BYTES_MAX", "JSONSTORE_DEPTH_MAX"] {
         if std::env::var_os(name).is_some() {
             command.args(["--env", name]);
         }
     }
-    command.arg(component);
-    command
+}
+
+/// A Redis-protocol server binary for the tests: `$JSONSTORE_REDIS_SERVER`, `redis-server` or
+/// `valkey-server` on `PATH`, or else Debian's `redis-server`, installed with apt-get when
+/// running as root.
+pub fn redis_server() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("JSONSTORE_REDIS_SERVER") {
+        return Ok(path.into());
+    }
+    let found = || ["redis-server", "valkey-server"].into_iter().find_map(on_path);
+    if let Some(path) = found() {
+        return Ok(path);
+    }
+    if !is_root() {
+        bail!(
+            "the cluster tests need a Redis-protocol server: install one (`apt-get install redis-server`, \
+             or Valkey), put it on PATH, or set JSONSTORE_REDIS_SERVER to its path"
+        );
+    }
+    eprintln!("No redis-server or valkey-server found: installing Debian's redis-server with apt-get (once).");
+    let install = || {
+        let mut command = Command::new("apt-get");
+        command.args(["install", "-y", "--no-install-recommends", "redis-server"]);
+        command.env("DEBIAN_FRONTEND", "noninteractive").status()
+    };
+    if !install()?.success() {
+        // A fresh machine may have no package lists yet.
+        let updated = Command::new("apt-get").arg("update").status()?;
+        if !updated.success() || !install()?.success() {
+            bail!("`apt-get install -y redis-server` failed");
+        }
+    }
+    found().context("redis-server was installed but is not on PATH")
+}
+
+/// The path of `name` in one of `PATH`'s directories, if it is there.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|output| output.stdout.trim_ascii() == b"0")
 }
 
 fn supported(wasmtime: &Path) -> bool {

@@ -1,0 +1,377 @@
+//! Building, reading and editing the page trees of collections.
+//!
+//! A collection is built bottom-up: members are packed into pages of about
+//! [`LayoutConfig::page_bytes_target`](super::LayoutConfig) bytes, and index pages over them
+//! until one page is left, the top. An edit changes one member: it rewrites the page that holds
+//! it and the index pages above, splitting a page that grew past twice the target and dropping
+//! one that became empty, so it costs the tree's height times a page, whatever the collection's
+//! size.
+
+use super::node::{self, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
+use super::{Error, Tree};
+use crate::store::Store;
+use serde_json::{Map, Value};
+
+/// One change to one member of a collection.
+#[derive(Debug)]
+pub enum Edit {
+    /// Sets the object member `name`.
+    Set(String, Child),
+    /// Removes the object member `name`, which exists.
+    Remove(String),
+    /// Replaces element `index`, which exists.
+    Replace(usize, Child),
+    /// Inserts an element before `index` (the length appends).
+    Insert(usize, Child),
+    /// Removes element `index`, which exists.
+    RemoveAt(usize),
+}
+
+impl Edit {
+    fn name(&self) -> &str {
+        match self {
+            Edit::Set(name, _) | Edit::Remove(name) => name,
+            _ => "",
+        }
+    }
+}
+
+impl<S: Store> Tree<'_, S> {
+    /// Stores `value`, returning how its parent refers to it.
+    pub(super) fn chunk(&self, value: Value) -> Result<Child, Error> {
+        Ok(self.chunk_sized(value)?.0)
+    }
+
+    /// [`Tree::chunk`], also returning the JSON length when the child is inline.
+    fn chunk_sized(&self, value: Value) -> Result<(Child, Option<usize>), Error> {
+        let inline_max = self.config.inline_bytes_max;
+        match value {
+            Value::Object(map) => {
+                let mut inline_len = Some(2 + map.len().saturating_sub(1));
+                let mut members = Vec::with_capacity(map.len());
+                for (name, value) in map {
+                    let (child, len) = self.chunk_sized(value)?;
+                    inline_len = inline_len.zip(len).map(|(total, len)| total + len + node::str_json_len(&name) + 1);
+                    members.push((name, child));
+                }
+                if let Some(len) = inline_len.filter(|&len| len <= inline_max) {
+                    let map: Map<String, Value> =
+                        members.into_iter().map(|(name, child)| (name, inline(child))).collect();
+                    return Ok((Child::Inline(Value::Object(map)), Some(len)));
+                }
+                Ok((self.store_collection(Kind::Object, Page::Members(members))?, None))
+            }
+            Value::Array(items) => {
+                let mut inline_len = Some(2 + items.len().saturating_sub(1));
+                let mut elements = Vec::with_capacity(items.len());
+                for value in items {
+                    let (child, len) = self.chunk_sized(value)?;
+                    inline_len = inline_len.zip(len).map(|(total, len)| total + len);
+                    elements.push(child);
+                }
+                if let Some(len) = inline_len.filter(|&len| len <= inline_max) {
+                    let items = elements.into_iter().map(inline).collect();
+                    return Ok((Child::Inline(Value::Array(items)), Some(len)));
+                }
+                Ok((self.store_collection(Kind::Array, Page::Elements(elements))?, None))
+            }
+            scalar => {
+                let len = node::json_len(&scalar);
+                if len <= inline_max {
+                    return Ok((Child::Inline(scalar), Some(len)));
+                }
+                let mut bytes = vec![TAG_SCALAR];
+                serde_json::to_writer(&mut bytes, &scalar).expect("a Value always serializes");
+                let hash = node::hash(&bytes[1..]);
+                let key = self.write_record(&bytes)?;
+                Ok((Child::Node(NodeRef { key, hash, kind: Kind::Scalar, len: 0 }), None))
+            }
+        }
+    }
+
+    /// Stores a collection given as one (possibly huge) bottom page.
+    fn store_collection(&self, kind: Kind, page: Page) -> Result<Child, Error> {
+        let pages = self.pack(page)?;
+        self.top(kind, pages)
+    }
+
+    /// The child for a collection whose top level is `pages`: index pages are added until one
+    /// page is left; a collection small enough is inlined again.
+    fn top(&self, kind: Kind, mut pages: Vec<PageRef>) -> Result<Child, Error> {
+        loop {
+            match pages.len() {
+                0 => {
+                    return Ok(Child::Inline(if kind == Kind::Object {
+                        Value::Object(Map::new())
+                    } else {
+                        Value::Array(Vec::new())
+                    }));
+                }
+                1 => break,
+                _ => pages = self.pack(Page::Index(pages))?,
+            }
+        }
+        let mut top = pages.pop().expect("one page");
+        // An index over a single page is that page.
+        while let Page::Index(below) = &*self.page(&top.key)? {
+            if below.len() != 1 {
+                break;
+            }
+            self.retire(&top.key);
+            top = below[0].clone();
+        }
+        let page = self.page(&top.key)?;
+        if let Some(value) = self.small_inline(&page) {
+            self.retire(&top.key);
+            return Ok(Child::Inline(value));
+        }
+        Ok(Child::Node(NodeRef { key: top.key, hash: top.hash, kind, len: top.len }))
+    }
+
+    /// The value of a bottom page whose members are all inline and small enough together.
+    fn small_inline(&self, page: &Page) -> Option<Value> {
+        let value = match page {
+            Page::Members(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(name, child)| Some((name.clone(), inline_ref(child)?.clone())))
+                    .collect::<Option<_>>()?,
+            ),
+            Page::Elements(elements) => {
+                Value::Array(elements.iter().map(|child| inline_ref(child).cloned()).collect::<Option<_>>()?)
+            }
+            Page::Index(_) => return None,
+        };
+        (node::json_len(&value) <= self.config.inline_bytes_max).then_some(value)
+    }
+
+    /// Writes the items of `page` as one or more pages of about the target size.
+    fn pack(&self, page: Page) -> Result<Vec<PageRef>, Error> {
+        let target = self.config.page_bytes_target.max(1);
+        let sizes: Vec<usize> = match &page {
+            Page::Members(members) => members.iter().map(|(name, child)| node::member_bytes(name, child)).collect(),
+            Page::Elements(elements) => elements.iter().map(node::child_bytes).collect(),
+            Page::Index(pages) => pages.iter().map(node::page_ref_bytes).collect(),
+        };
+        let total: usize = sizes.iter().sum();
+        if sizes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if total <= 2 * target {
+            return Ok(vec![self.write_page(page)?]);
+        }
+        // Cut greedily after the item that reaches the target; every page gets at least two
+        // items, so that each index level is at most half as long as the one below.
+        let mut cuts = Vec::new();
+        let (mut filled, mut items_on_page) = (0, 0);
+        for (index, size) in sizes.iter().enumerate() {
+            filled += size;
+            items_on_page += 1;
+            if filled >= target && items_on_page >= 2 && index + 2 < sizes.len() {
+                cuts.push(index + 1);
+                (filled, items_on_page) = (0, 0);
+            }
+        }
+        let mut pages = Vec::with_capacity(cuts.len() + 1);
+        let mut items = page;
+        for &cut in cuts.iter().rev() {
+            pages.push(split_off(&mut items, cut));
+        }
+        pages.push(items);
+        pages.reverse();
+        pages.into_iter().map(|page| self.write_page(page)).collect()
+    }
+
+    fn write_page(&self, page: Page) -> Result<PageRef, Error> {
+        let reference = PageRef { key: String::new(), hash: page.hash(), len: page.len(), first: page.first() };
+        let key = self.write_record(&page.encode())?;
+        self.cache.borrow_mut().insert(key.clone(), std::rc::Rc::new(page));
+        Ok(PageRef { key, ..reference })
+    }
+
+    /// The value a child stands for.
+    pub(super) fn value_of(&self, child: &Child) -> Result<Value, Error> {
+        match child {
+            Child::Inline(value) => Ok(value.clone()),
+            Child::Node(node) => match node.kind {
+                Kind::Scalar => self.scalar(&node.key),
+                Kind::Object => {
+                    let mut map = Map::new();
+                    self.collect(&node.key, &mut |name, value| {
+                        map.insert(name.expect("object pages hold members"), value);
+                    })?;
+                    Ok(Value::Object(map))
+                }
+                Kind::Array => {
+                    let mut items = Vec::with_capacity(node.len as usize);
+                    self.collect(&node.key, &mut |_, value| items.push(value))?;
+                    Ok(Value::Array(items))
+                }
+            },
+        }
+    }
+
+    fn collect(&self, key: &str, out: &mut dyn FnMut(Option<String>, Value)) -> Result<(), Error> {
+        match &*self.page(key)? {
+            Page::Members(members) => {
+                for (name, child) in members {
+                    out(Some(name.clone()), self.value_of(child)?);
+                }
+            }
+            Page::Elements(elements) => {
+                for child in elements {
+                    out(None, self.value_of(child)?);
+                }
+            }
+            Page::Index(pages) => {
+                for page in pages {
+                    self.collect(&page.key, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The member `name` of an object node, if it has one.
+    pub(super) fn member(&self, object: &NodeRef, name: &str) -> Result<Option<Child>, Error> {
+        let mut key = object.key.clone();
+        loop {
+            let page = self.page(&key)?;
+            match &*page {
+                Page::Members(members) => {
+                    return Ok(members
+                        .binary_search_by(|(member, _)| member.as_str().cmp(name))
+                        .ok()
+                        .map(|at| members[at].1.clone()));
+                }
+                Page::Index(pages) => key = pages[index_for_name(pages, name)].key.clone(),
+                Page::Elements(_) => return Err(Error::Corrupt(format!("object page {key} holds elements"))),
+            }
+        }
+    }
+
+    /// Element `index` of an array node, if it has one.
+    pub(super) fn element(&self, array: &NodeRef, mut index: usize) -> Result<Option<Child>, Error> {
+        let mut key = array.key.clone();
+        loop {
+            let page = self.page(&key)?;
+            match &*page {
+                Page::Elements(elements) => return Ok(elements.get(index).cloned()),
+                Page::Index(pages) => match locate(pages, index, false) {
+                    Some((at, offset)) => {
+                        key = pages[at].key.clone();
+                        index -= offset;
+                    }
+                    None => return Ok(None),
+                },
+                Page::Members(_) => return Err(Error::Corrupt(format!("array page {key} holds members"))),
+            }
+        }
+    }
+
+    /// Applies `edit` to the collection `node` and returns the collection's new child.
+    pub(super) fn edit(&self, node: &NodeRef, edit: Edit) -> Result<Child, Error> {
+        let pages = self.edit_page(&node.key, edit)?;
+        self.top(node.kind, pages)
+    }
+
+    fn edit_page(&self, key: &str, edit: Edit) -> Result<Vec<PageRef>, Error> {
+        let page = self.page(key)?;
+        self.retire(key);
+        let edited = match (&*page, edit) {
+            (Page::Members(members), Edit::Set(name, child)) => {
+                let mut members = members.clone();
+                match members.binary_search_by(|(member, _)| member.as_str().cmp(&name)) {
+                    Ok(at) => members[at].1 = child,
+                    Err(at) => members.insert(at, (name, child)),
+                }
+                Page::Members(members)
+            }
+            (Page::Members(members), Edit::Remove(name)) => {
+                let mut members = members.clone();
+                if let Ok(at) = members.binary_search_by(|(member, _)| member.as_str().cmp(&name)) {
+                    members.remove(at);
+                }
+                Page::Members(members)
+            }
+            (Page::Elements(elements), edit) => {
+                let mut elements = elements.clone();
+                match edit {
+                    Edit::Replace(at, child) => elements[at] = child,
+                    Edit::Insert(at, child) => elements.insert(at, child),
+                    Edit::RemoveAt(at) => {
+                        elements.remove(at);
+                    }
+                    other => return Err(Error::Corrupt(format!("{other:?} on array page {key}"))),
+                }
+                Page::Elements(elements)
+            }
+            (Page::Index(pages), edit) => {
+                let (at, edit) = match edit {
+                    Edit::Set(..) | Edit::Remove(_) => (index_for_name(pages, edit.name()), edit),
+                    Edit::Replace(index, child) => shift(pages, index, false, |i| Edit::Replace(i, child))?,
+                    Edit::Insert(index, child) => shift(pages, index, true, |i| Edit::Insert(i, child))?,
+                    Edit::RemoveAt(index) => shift(pages, index, false, Edit::RemoveAt)?,
+                };
+                let replacement = self.edit_page(&pages[at].key, edit)?;
+                let mut pages = pages.clone();
+                pages.splice(at..=at, replacement);
+                Page::Index(pages)
+            }
+            (_, edit) => return Err(Error::Corrupt(format!("{edit:?} on page {key} of the wrong kind"))),
+        };
+        self.pack(edited)
+    }
+}
+
+/// The index page entry whose range holds member `name`.
+fn index_for_name(pages: &[PageRef], name: &str) -> usize {
+    pages.iter().rposition(|page| page.first.as_deref().is_some_and(|first| first <= name)).unwrap_or(0)
+}
+
+/// The page holding element `index`, and the number of elements before it. With `append`, the
+/// index may equal the length, which falls in the last page.
+fn locate(pages: &[PageRef], index: usize, append: bool) -> Option<(usize, usize)> {
+    let mut offset = 0usize;
+    for (at, page) in pages.iter().enumerate() {
+        let len = page.len as usize;
+        if index < offset + len || (append && at + 1 == pages.len() && index == offset + len) {
+            return Some((at, offset));
+        }
+        offset += len;
+    }
+    None
+}
+
+fn shift(
+    pages: &[PageRef],
+    index: usize,
+    append: bool,
+    edit: impl FnOnce(usize) -> Edit,
+) -> Result<(usize, Edit), Error> {
+    let (at, offset) =
+        locate(pages, index, append).ok_or_else(|| Error::Corrupt(format!("index {index} is out of range")))?;
+    Ok((at, edit(index - offset)))
+}
+
+fn split_off(page: &mut Page, at: usize) -> Page {
+    match page {
+        Page::Members(members) => Page::Members(members.split_off(at)),
+        Page::Elements(elements) => Page::Elements(elements.split_off(at)),
+        Page::Index(pages) => Page::Index(pages.split_off(at)),
+    }
+}
+
+fn inline(child: Child) -> Value {
+    match child {
+        Child::Inline(value) => value,
+        Child::Node(_) => unreachable!("only all-inline collections are inlined"),
+    }
+}
+
+fn inline_ref(child: &Child) -> Option<&Value> {
+    match child {
+        Child::Inline(value) => Some(value),
+        Child::Node(_) => None,
+    }
+}

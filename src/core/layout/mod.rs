@@ -1,0 +1,315 @@
+//! How the document is laid out in the key-value store: a tree of pages under one root record.
+//!
+//! The format is specified in `docs/storage.md`. In short: a value whose JSON is small is stored
+//! inline in its parent; a larger object or array is a tree of pages (members or elements at the
+//! bottom, index pages above), a larger scalar a record of its own, and any record larger than a
+//! chunk is split into parts. Records are immutable and never reused: a write stores new pages
+//! for the path it changes and then swaps the root record, which names the root and a
+//! generation, with compare-and-swap. So a write is all-or-nothing, and a reader or writer that
+//! started from an older root either finds its pages or learns that it must start again.
+//!
+//! Keys of pages carry the generation they were built on. A page that no root reaches and whose
+//! generation is older than the root's can never be reached again, because only a writer that
+//! read the current root can commit. That is the garbage-collection rule ([`Tree::sweep`]).
+
+mod edit;
+pub mod node;
+mod ops;
+
+pub use ops::OpError;
+
+use crate::store::{Store, StoreError, Swap};
+use node::{Child, Kind, Page, TAG_PAGE, TAG_PARTS, TAG_SCALAR};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+/// The key of the root record.
+pub const ROOT_KEY: &str = "jsonstore.root";
+
+/// The prefix of every other key the layout writes.
+pub const NODE_PREFIX: &str = "jsonstore.n.";
+
+/// The first byte of a root record: the layout's format version.
+pub const FORMAT: u8 = b'2';
+
+/// Sizes that shape the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayoutConfig {
+    /// A value whose JSON is at most this long is stored inline in its parent.
+    pub inline_bytes_max: usize,
+    /// Pages are split when they grow past twice this size.
+    pub page_bytes_target: usize,
+    /// No stored value is longer than this; longer records are split into parts.
+    pub chunk_bytes_max: usize,
+    /// Every this many generations, a writer sweeps unreachable records.
+    pub sweep_every: u64,
+}
+
+impl LayoutConfig {
+    /// The layout for chunks of at most `chunk_bytes_max` bytes (at least 4 KiB).
+    pub fn for_chunk(chunk_bytes_max: usize) -> Self {
+        LayoutConfig {
+            inline_bytes_max: 1024.min(chunk_bytes_max / 16),
+            page_bytes_target: (16 * 1024).min(chunk_bytes_max / 4),
+            chunk_bytes_max,
+            sweep_every: 64,
+        }
+    }
+}
+
+impl Default for LayoutConfig {
+    fn default() -> Self {
+        LayoutConfig::for_chunk(1024 * 1024)
+    }
+}
+
+/// A failure to read or write the layout itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The store failed.
+    Store(StoreError),
+    /// A record is not in this layout's format.
+    Corrupt(String),
+    /// A record the root reaches is gone: a newer root replaced it. Start again from the root.
+    Stale(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Error::Store(error)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Store(error) => write!(f, "the key-value store failed: {error}"),
+            Error::Corrupt(reason) => write!(f, "the stored document is unreadable: {reason}"),
+            Error::Stale(key) => write!(f, "record {key} was replaced while it was read"),
+        }
+    }
+}
+
+/// The root record: the generation of the last commit and the document's root, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RootRecord {
+    generation: u64,
+    root: Option<Child>,
+}
+
+/// The document as of one root record, with the writes of one transaction on top.
+pub struct Tree<'s, S: Store> {
+    store: &'s S,
+    config: LayoutConfig,
+    generation: u64,
+    root: Option<Child>,
+    session: u64,
+    counter: Cell<u64>,
+    cache: RefCell<HashMap<String, Rc<Page>>>,
+    written: RefCell<Vec<String>>,
+    replaced: RefCell<Vec<String>>,
+    /// The number of parts of each split record this tree has read or written.
+    parts: RefCell<HashMap<String, usize>>,
+}
+
+impl<'s, S: Store> Tree<'s, S> {
+    /// The document as the store holds it now, for reading.
+    pub fn read(store: &'s S, config: LayoutConfig) -> Result<Self, Error> {
+        let record = decode_root(store.get(ROOT_KEY)?.as_deref())?;
+        Ok(Tree::new(store, config, record, 0))
+    }
+
+    /// The document as the store holds it now, for a transaction that ends with
+    /// [`Tree::commit`]. `session` (random) keeps this writer's new keys apart from others'.
+    pub fn watch(store: &'s S, config: LayoutConfig, session: u64) -> Result<(Self, S::Watch), Error> {
+        let (watch, bytes) = store.watch(ROOT_KEY)?;
+        let record = decode_root(bytes.as_deref())?;
+        Ok((Tree::new(store, config, record, session), watch))
+    }
+
+    fn new(store: &'s S, config: LayoutConfig, record: RootRecord, session: u64) -> Self {
+        Tree {
+            store,
+            config,
+            generation: record.generation,
+            root: record.root,
+            session,
+            counter: Cell::new(0),
+            cache: RefCell::default(),
+            written: RefCell::default(),
+            replaced: RefCell::default(),
+            parts: RefCell::default(),
+        }
+    }
+
+    /// The generation of the root this tree started from (0 for an empty store).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Commits the transaction: swaps in a root record of the next generation if the root is
+    /// still the one this tree read. Then it deletes what the commit made unreachable, or, on a
+    /// conflict, what this transaction wrote. Those deletions are best effort: what they miss,
+    /// [`Tree::sweep`] collects.
+    pub fn commit(mut self, watch: S::Watch) -> Result<Swap, Error> {
+        let generation = self.generation + 1;
+        let record = RootRecord { generation, root: self.root.take() };
+        let mut bytes = vec![FORMAT];
+        serde_json::to_writer(&mut bytes, &record).expect("a root record serializes");
+        let swap = self.store.swap(watch, &bytes)?;
+        let garbage = match swap {
+            Swap::Done => self.replaced.take(),
+            Swap::Conflict => self.written.take(),
+        };
+        for key in garbage {
+            let _ = self.delete_record(&key);
+        }
+        if swap == Swap::Done && generation.is_multiple_of(self.config.sweep_every) {
+            let _ = Tree::sweep(self.store, self.config);
+        }
+        Ok(swap)
+    }
+
+    /// Ends the transaction without committing, deleting what it wrote (best effort).
+    pub fn abort(self) {
+        for key in self.written.take() {
+            let _ = self.delete_record(&key);
+        }
+    }
+
+    /// Deletes every record that the current root does not reach and that was built on an
+    /// older generation. Safe while others read and write: see the module docs.
+    /// Returns how many keys it deleted.
+    pub fn sweep(store: &'s S, config: LayoutConfig) -> Result<usize, Error> {
+        let tree = Tree::read(store, config)?;
+        let mut reachable = HashSet::new();
+        if let Some(root) = &tree.root {
+            tree.mark(root, &mut reachable)?;
+        }
+        let mut deleted = 0;
+        for key in store.keys()? {
+            let Some(rest) = key.strip_prefix(NODE_PREFIX) else { continue };
+            let base = key.split('/').next().unwrap_or_default();
+            let built_on = rest.split('.').next().and_then(|generation| u64::from_str_radix(generation, 16).ok());
+            if built_on.is_some_and(|built_on| built_on < tree.generation) && !reachable.contains(base) {
+                store.delete(&key)?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    fn mark(&self, child: &Child, reachable: &mut HashSet<String>) -> Result<(), Error> {
+        let Child::Node(node) = child else { return Ok(()) };
+        reachable.insert(node.key.clone());
+        if node.kind != Kind::Scalar {
+            self.mark_page(&node.key, reachable)?;
+        }
+        Ok(())
+    }
+
+    fn mark_page(&self, key: &str, reachable: &mut HashSet<String>) -> Result<(), Error> {
+        reachable.insert(key.to_owned());
+        match &*self.page(key)? {
+            Page::Members(members) => members.iter().try_for_each(|(_, child)| self.mark(child, reachable)),
+            Page::Elements(elements) => elements.iter().try_for_each(|child| self.mark(child, reachable)),
+            Page::Index(pages) => pages.iter().try_for_each(|page| self.mark_page(&page.key, reachable)),
+        }
+    }
+
+    /// Reads a page, from this tree's cache when it was read before.
+    fn page(&self, key: &str) -> Result<Rc<Page>, Error> {
+        if let Some(page) = self.cache.borrow().get(key) {
+            return Ok(Rc::clone(page));
+        }
+        let bytes = self.read_record(key)?;
+        let page: Page = match bytes.split_first() {
+            Some((&TAG_PAGE, json)) => serde_json::from_slice(json)
+                .map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}")))?,
+            _ => return Err(Error::Corrupt(format!("record {key} is not a page"))),
+        };
+        let page = Rc::new(page);
+        self.cache.borrow_mut().insert(key.to_owned(), Rc::clone(&page));
+        Ok(page)
+    }
+
+    /// Reads the JSON of a big scalar.
+    fn scalar(&self, key: &str) -> Result<serde_json::Value, Error> {
+        let bytes = self.read_record(key)?;
+        match bytes.split_first() {
+            Some((&TAG_SCALAR, json)) => serde_json::from_slice(json)
+                .map_err(|error| Error::Corrupt(format!("scalar {key} is not valid: {error}"))),
+            _ => Err(Error::Corrupt(format!("record {key} is not a scalar"))),
+        }
+    }
+
+    /// Reads a whole record, joining its parts if it was split.
+    fn read_record(&self, key: &str) -> Result<Vec<u8>, Error> {
+        let bytes = self.store.get(key)?.ok_or_else(|| Error::Stale(key.to_owned()))?;
+        let Some((&TAG_PARTS, count)) = bytes.split_first() else { return Ok(bytes) };
+        let count: usize = std::str::from_utf8(count)
+            .ok()
+            .and_then(|count| count.parse().ok())
+            .ok_or_else(|| Error::Corrupt(format!("record {key} has a bad part count")))?;
+        let mut whole = Vec::new();
+        for part in 0..count {
+            let part_key = format!("{key}/{part}");
+            whole.extend(self.store.get(&part_key)?.ok_or(Error::Stale(part_key))?);
+        }
+        self.parts.borrow_mut().insert(key.to_owned(), count);
+        Ok(whole)
+    }
+
+    /// Writes a new record under a new key, split into parts if it is larger than a chunk.
+    fn write_record(&self, bytes: &[u8]) -> Result<String, Error> {
+        let counter = self.counter.get();
+        self.counter.set(counter + 1);
+        let key = format!("{NODE_PREFIX}{:x}.{:x}.{counter:x}", self.generation, self.session);
+        let chunk = self.config.chunk_bytes_max.max(1);
+        if bytes.len() > chunk {
+            let parts = bytes.chunks(chunk);
+            let count = parts.len();
+            for (part, bytes) in parts.enumerate() {
+                let part_key = format!("{key}/{part}");
+                self.written.borrow_mut().push(part_key.clone());
+                self.store.set(&part_key, bytes)?;
+            }
+            self.written.borrow_mut().push(key.clone());
+            self.parts.borrow_mut().insert(key.clone(), count);
+            self.store.set(&key, format!("{}{count}", TAG_PARTS as char).as_bytes())?;
+        } else {
+            self.written.borrow_mut().push(key.clone());
+            self.store.set(&key, bytes)?;
+        }
+        Ok(key)
+    }
+
+    /// Deletes a record and the parts this tree knows it has (the sweep finds any others).
+    fn delete_record(&self, key: &str) -> Result<(), Error> {
+        self.store.delete(key)?;
+        let count = self.parts.borrow().get(key).copied().unwrap_or(0);
+        for part in 0..count {
+            self.store.delete(&format!("{key}/{part}"))?;
+        }
+        Ok(())
+    }
+
+    /// Notes that the record `key` is no longer part of the document once this commits.
+    fn retire(&self, key: &str) {
+        self.replaced.borrow_mut().push(key.to_owned());
+    }
+}
+
+fn decode_root(bytes: Option<&[u8]>) -> Result<RootRecord, Error> {
+    match bytes {
+        None | Some([]) => Ok(RootRecord { generation: 0, root: None }),
+        Some([FORMAT, json @ ..]) => serde_json::from_slice(json)
+            .map_err(|error| Error::Corrupt(format!("the root record is not valid: {error}"))),
+        Some([tag, ..]) => Err(Error::Corrupt(format!("the root record has unknown format {tag:#04x}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! The records of the layout: children, pages, and how they are encoded and hashed.
+//!
+//! Records are JSON behind a one-byte tag, so a store can be inspected with ordinary tools.
+//! A page's hash covers its content and its children's hashes but not their keys, so it is a
+//! Merkle hash of the content: equal pages built the same way have equal hashes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The first byte of a page record.
+pub const TAG_PAGE: u8 = b'P';
+/// The first byte of a big-scalar record.
+pub const TAG_SCALAR: u8 = b'S';
+/// The first byte of a record split into parts because it is larger than a chunk.
+pub const TAG_PARTS: u8 = b'M';
+
+/// A content hash: the first 16 bytes of BLAKE3, in lower-case hex.
+pub type Hash = String;
+
+/// The hash of `bytes`.
+pub fn hash(bytes: &[u8]) -> Hash {
+    let digest = blake3::hash(bytes);
+    let mut hex = String::with_capacity(32);
+    for byte in &digest.as_bytes()[..16] {
+        hex.push(char::from_digit(u32::from(byte >> 4), 16).expect("a nibble"));
+        hex.push(char::from_digit(u32::from(byte & 15), 16).expect("a nibble"));
+    }
+    hex
+}
+
+/// What a stored node holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An object, as a tree of pages.
+    Object,
+    /// An array, as a tree of pages.
+    Array,
+    /// One big string or number.
+    Scalar,
+}
+
+/// A reference to a stored node: its key, its content hash and how many members it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRef {
+    /// The key of the node's record (for a collection, its top page).
+    pub key: String,
+    /// The content hash.
+    pub hash: Hash,
+    /// What the node holds.
+    pub kind: Kind,
+    /// The number of members (0 for a scalar).
+    pub len: u64,
+}
+
+/// A value in its parent: inline when small, else a reference to its own node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Child {
+    /// The value itself.
+    #[serde(rename = "v")]
+    Inline(Value),
+    /// The value's node.
+    #[serde(rename = "n")]
+    Node(NodeRef),
+}
+
+/// A reference from an index page to a page below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRef {
+    /// The page's key.
+    pub key: String,
+    /// The page's content hash.
+    pub hash: Hash,
+    /// The number of collection members under the page.
+    pub len: u64,
+    /// For objects, the first member name under the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+}
+
+/// One page of a collection's tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Page {
+    /// Object members, sorted by name.
+    Members(Vec<(String, Child)>),
+    /// Array elements.
+    Elements(Vec<Child>),
+    /// Pages of the level below, in order.
+    Index(Vec<PageRef>),
+}
+
+impl Page {
+    /// The number of items on this page (not members under it).
+    pub fn items(&self) -> usize {
+        match self {
+            Page::Members(members) => members.len(),
+            Page::Elements(elements) => elements.len(),
+            Page::Index(pages) => pages.len(),
+        }
+    }
+
+    /// The number of collection members under this page.
+    pub fn len(&self) -> u64 {
+        match self {
+            Page::Members(members) => members.len() as u64,
+            Page::Elements(elements) => elements.len() as u64,
+            Page::Index(pages) => pages.iter().map(|page| page.len).sum(),
+        }
+    }
+
+    /// Whether the page has no items.
+    pub fn is_empty(&self) -> bool {
+        self.items() == 0
+    }
+
+    /// The first member name under this page, for object pages.
+    pub fn first(&self) -> Option<String> {
+        match self {
+            Page::Members(members) => members.first().map(|(name, _)| name.clone()),
+            Page::Index(pages) => pages.first().and_then(|page| page.first.clone()),
+            Page::Elements(_) => None,
+        }
+    }
+
+    /// The record bytes: the tag and the page as JSON.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = vec![TAG_PAGE];
+        serde_json::to_writer(&mut bytes, self).expect("a page always serializes");
+        bytes
+    }
+
+    /// The content hash: of the page with every key left out, so it depends only on content.
+    pub fn hash(&self) -> Hash {
+        let keyless = match self {
+            Page::Index(pages) => {
+                Page::Index(pages.iter().map(|page| PageRef { key: String::new(), ..page.clone() }).collect())
+            }
+            Page::Members(members) => {
+                Page::Members(members.iter().map(|(name, child)| (name.clone(), keyless(child))).collect())
+            }
+            Page::Elements(elements) => Page::Elements(elements.iter().map(keyless).collect()),
+        };
+        hash(&keyless.encode())
+    }
+}
+
+fn keyless(child: &Child) -> Child {
+    match child {
+        Child::Inline(value) => Child::Inline(value.clone()),
+        Child::Node(node) => Child::Node(NodeRef { key: String::new(), ..node.clone() }),
+    }
+}
+
+/// The encoded size of one page item, for packing pages.
+pub fn member_bytes(name: &str, child: &Child) -> usize {
+    name.len() + child_bytes(child) + 6
+}
+
+/// The encoded size of a child, for packing pages.
+pub fn child_bytes(child: &Child) -> usize {
+    match child {
+        Child::Inline(value) => json_len(value) + 7,
+        Child::Node(node) => node.key.len() + 90,
+    }
+}
+
+/// The encoded size of a page reference, for packing pages.
+pub fn page_ref_bytes(page: &PageRef) -> usize {
+    page.key.len() + page.first.as_ref().map_or(0, |first| first.len() + 10) + 80
+}
+
+/// The length of `text` as a JSON string.
+pub fn str_json_len(text: &str) -> usize {
+    serde_json::to_string(text).map_or(0, |json| json.len())
+}
+
+/// The length of `value`'s compact JSON, without allocating it.
+pub fn json_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("a Value always serializes");
+    counter.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hashes_ignore_keys() {
+        let node = |key: &str| Child::Node(NodeRef { key: key.into(), hash: hash(b"x"), kind: Kind::Array, len: 2 });
+        let a = Page::Members(vec![("a".into(), node("k1")), ("b".into(), Child::Inline(json!(1)))]);
+        let b = Page::Members(vec![("a".into(), node("k2")), ("b".into(), Child::Inline(json!(1)))]);
+        assert_eq!(a.hash(), b.hash());
+        assert_ne!(a.encode(), b.encode());
+        let c = Page::Members(vec![("a".into(), node("k1")), ("b".into(), Child::Inline(json!(2)))]);
+        assert_ne!(a.hash(), c.hash());
+    }
+
+    #[test]
+    fn pages_round_trip() {
+        let page = Page::Index(vec![PageRef { key: "k".into(), hash: hash(b""), len: 3, first: Some("a".into()) }]);
+        let bytes = page.encode();
+        assert_eq!(bytes[0], TAG_PAGE);
+        assert_eq!(serde_json::from_slice::<Page>(&bytes[1..]).unwrap(), page);
+        assert_eq!(json_len(&json!({"a": [1, "x"]})), r#"{"a":[1,"x"]}"#.len());
+    }
+}

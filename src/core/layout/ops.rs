@@ -1,0 +1,387 @@
+//! The document operations on the stored tree, with the semantics of [`crate::core::document`].
+//!
+//! Each operation walks down from the root through stored collections as far as it can, then
+//! either edits one member of a stored collection ([`Edit`]), or reads the small value it
+//! reached into memory, applies the plain [`document`] operation to it, and stores the result.
+//! Only the target of a patch is read whole. The changed children are written back up the walked
+//! path, so a write costs the path's pages plus the value it writes.
+
+use super::edit::Edit;
+use super::node::{Child, Kind, NodeRef};
+use super::{Error, Tree};
+use crate::core::document::{self, Conflict, Placed};
+use crate::core::patch::{self, PatchError};
+use crate::core::{Pointer, PointerBuf, Token, etag};
+use crate::store::Store;
+use json_patch::PatchOperation;
+use jsonptr::index::Index;
+use serde_json::{Map, Value};
+
+/// Why an operation on the tree failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpError {
+    /// Nothing is at the pointer.
+    NotFound,
+    /// The write cannot be done in the document as it is.
+    Conflict(Conflict),
+    /// A JSON Patch failed.
+    Patch(PatchError),
+    /// The layout could not be read or written.
+    Layout(Error),
+}
+
+impl From<Error> for OpError {
+    fn from(error: Error) -> Self {
+        OpError::Layout(error)
+    }
+}
+
+/// One step of a walk: a stored collection and the member taken in it.
+struct Step {
+    node: NodeRef,
+    token: Token<'static>,
+}
+
+/// Where a walk stopped: the steps taken, and the child reached (`None`: no document).
+struct Walk {
+    steps: Vec<Step>,
+    reached: Option<Child>,
+}
+
+impl Walk {
+    fn depth(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The reached child, when it is a stored collection.
+    fn collection(&self) -> Option<&NodeRef> {
+        match &self.reached {
+            Some(Child::Node(node)) if node.kind != Kind::Scalar => Some(node),
+            _ => None,
+        }
+    }
+}
+
+impl<S: Store> Tree<'_, S> {
+    /// The value at `pointer`, read whole.
+    pub fn get(&self, pointer: &Pointer) -> Result<Option<Value>, Error> {
+        let walk = self.walk(pointer, pointer.count())?;
+        let Some(reached) = &walk.reached else { return Ok(None) };
+        if walk.depth() == pointer.count() {
+            return self.value_of(reached).map(Some);
+        }
+        match reached {
+            Child::Inline(value) => Ok(document::get(Some(value), &rest(pointer, walk.depth())).cloned()),
+            Child::Node(_) => Ok(None),
+        }
+    }
+
+    /// The strong ETag of the value at `pointer`: its node's content hash, or for an inline
+    /// value, the hash of its JSON.
+    pub fn etag(&self, pointer: &Pointer) -> Result<Option<String>, Error> {
+        let walk = self.walk(pointer, pointer.count())?;
+        let tag_of_json = |value: &Value| etag::of(&serde_json::to_vec(value).expect("a Value always serializes"));
+        Ok(match &walk.reached {
+            None => None,
+            Some(Child::Node(node)) if walk.depth() == pointer.count() => Some(format!("\"{}\"", node.hash)),
+            Some(Child::Inline(value)) => document::get(Some(value), &rest(pointer, walk.depth())).map(tag_of_json),
+            Some(Child::Node(_)) => None,
+        })
+    }
+
+    /// Creates or replaces the value at `pointer`, like [`document::put`].
+    pub fn put(&mut self, pointer: &Pointer, value: Value) -> Result<(Placed, PointerBuf), OpError> {
+        let Some((parent, last)) = pointer.split_back() else {
+            let placed = if self.root.is_some() { Placed::Replaced } else { Placed::Created };
+            self.retire_child(self.root.clone());
+            self.root = Some(self.chunk(value)?);
+            return Ok((placed, PointerBuf::new()));
+        };
+        let walk = self.walk(pointer, parent.count())?;
+        let depth = walk.depth();
+        let Some(node) = walk.collection().cloned() else {
+            return self
+                .in_value(walk, pointer, |doc, rest| document::put(doc, rest, value).map_err(OpError::Conflict));
+        };
+        let base = prefix(pointer, depth);
+        let token = pointer.tokens().nth(depth).expect("the walk stopped before the last token");
+        let conflict = |reason| OpError::Conflict(Conflict { at: base.clone(), reason });
+        if depth < parent.count() {
+            // The member on the way is missing: create it, with objects down to the target.
+            if node.kind == Kind::Array {
+                document::element_index_for_write(node.len as usize, &token, &base).map_err(OpError::Conflict)?;
+                return Err(conflict("is an array; a missing element cannot be created on the way to the target"));
+            }
+            let nested = pointer
+                .tokens()
+                .skip(depth + 1)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .fold(value, |value, token| Value::Object(Map::from_iter([(token.decoded().into_owned(), value)])));
+            let child = self.chunk(nested)?;
+            self.set_member(walk, node, Edit::Set(token.decoded().into_owned(), child))?;
+            return Ok((Placed::Created, pointer.to_buf()));
+        }
+        let child = self.chunk(value)?;
+        match node.kind {
+            Kind::Object => {
+                let name = last.decoded().into_owned();
+                let old = self.member(&node, &name)?;
+                let placed = if old.is_some() { Placed::Replaced } else { Placed::Created };
+                self.retire_child(old);
+                self.set_member(walk, node, Edit::Set(name, child))?;
+                Ok((placed, pointer.to_buf()))
+            }
+            _ => {
+                let len = node.len as usize;
+                let index = document::element_index_for_write(len, &last, &base).map_err(OpError::Conflict)?;
+                let location = base.with_trailing_token(Token::from(index));
+                if index == len {
+                    self.set_member(walk, node, Edit::Insert(index, child))?;
+                    Ok((Placed::Created, location))
+                } else {
+                    self.retire_child(self.element(&node, index)?);
+                    self.set_member(walk, node, Edit::Replace(index, child))?;
+                    Ok((Placed::Replaced, location))
+                }
+            }
+        }
+    }
+
+    /// Adds `value` to the collection at `pointer`, like [`document::post`].
+    pub fn post(
+        &mut self,
+        pointer: &Pointer,
+        value: Value,
+        new_key: impl FnOnce() -> String,
+    ) -> Result<PointerBuf, OpError> {
+        let walk = self.walk(pointer, pointer.count())?;
+        match walk.collection().cloned() {
+            Some(node) if walk.depth() == pointer.count() => {
+                let child = self.chunk(value)?;
+                if node.kind == Kind::Array {
+                    let index = node.len as usize;
+                    self.set_member(walk, node, Edit::Insert(index, child))?;
+                    Ok(pointer.with_trailing_token(Token::from(index)))
+                } else {
+                    let name = new_key();
+                    self.set_member(walk, node, Edit::Set(name.clone(), child))?;
+                    Ok(pointer.with_trailing_token(Token::new(name)))
+                }
+            }
+            // The target is missing: as `document::post` does, put a new object there.
+            Some(_) => {
+                let name = new_key();
+                let collection = Value::Object(Map::from_iter([(name.clone(), value)]));
+                self.put(pointer, collection)?;
+                Ok(pointer.with_trailing_token(Token::new(name)))
+            }
+            None => self.in_value(walk, pointer, |doc, rest| {
+                document::post(doc, rest, value, new_key).map_err(OpError::Conflict)
+            }),
+        }
+    }
+
+    /// Removes the value at `pointer`, like [`document::delete`].
+    pub fn delete(&mut self, pointer: &Pointer) -> Result<(), OpError> {
+        let Some((parent, last)) = pointer.split_back() else {
+            let root = self.root.take().ok_or(OpError::NotFound)?;
+            self.retire_child(Some(root));
+            return Ok(());
+        };
+        let walk = self.walk(pointer, parent.count())?;
+        let Some(node) = walk.collection().cloned() else {
+            return self
+                .in_value(walk, pointer, |doc, rest| document::delete(doc, rest).map(drop).ok_or(OpError::NotFound));
+        };
+        if walk.depth() < parent.count() {
+            return Err(OpError::NotFound);
+        }
+        let edit = match node.kind {
+            Kind::Object => {
+                let name = last.decoded().into_owned();
+                let old = self.member(&node, &name)?.ok_or(OpError::NotFound)?;
+                self.retire_child(Some(old));
+                Edit::Remove(name)
+            }
+            _ => match last.to_index() {
+                Ok(Index::Num(index)) if index < node.len as usize => {
+                    self.retire_child(self.element(&node, index)?);
+                    Edit::RemoveAt(index)
+                }
+                _ => return Err(OpError::NotFound),
+            },
+        };
+        Ok(self.set_member(walk, node, edit)?)
+    }
+
+    /// Applies a JSON Merge Patch at `pointer`, like [`patch::apply_merge_patch`].
+    pub fn merge_patch(&mut self, pointer: &Pointer, merge_patch: &Value) -> Result<Placed, OpError> {
+        let walk = self.walk(pointer, pointer.count())?;
+        if walk.collection().is_some() && walk.depth() < pointer.count() {
+            let mut value = Value::Null;
+            json_patch::merge(&mut value, merge_patch);
+            return self.put(pointer, value).map(|(placed, _)| placed);
+        }
+        self.in_value(walk, pointer, |doc, rest| {
+            patch::apply_merge_patch(doc, rest, merge_patch).map_err(OpError::Conflict)
+        })
+    }
+
+    /// Applies a JSON Patch at `pointer`, like [`patch::apply_json_patch`].
+    pub fn json_patch(&mut self, pointer: &Pointer, operations: &[PatchOperation]) -> Result<(), OpError> {
+        let walk = self.walk(pointer, pointer.count())?;
+        if walk.collection().is_some() && walk.depth() < pointer.count() {
+            return Err(OpError::NotFound);
+        }
+        self.in_value(walk, pointer, |doc, rest| {
+            patch::apply_json_patch(doc, rest, operations).map_err(|error| match error {
+                PatchError::NotFound => OpError::NotFound,
+                other => OpError::Patch(other),
+            })
+        })
+    }
+
+    /// Walks from the root along at most `limit` tokens of `pointer`, through stored
+    /// collections whose members exist.
+    fn walk(&self, pointer: &Pointer, limit: usize) -> Result<Walk, Error> {
+        let mut walk = Walk { steps: Vec::new(), reached: self.root.clone() };
+        for token in pointer.tokens().take(limit) {
+            let Some(node) = walk.collection().cloned() else { break };
+            let child = match node.kind {
+                Kind::Object => self.member(&node, &token.decoded())?,
+                _ => match token.to_index() {
+                    Ok(Index::Num(index)) => self.element(&node, index)?,
+                    _ => None,
+                },
+            };
+            let Some(child) = child else { break };
+            walk.steps.push(Step { node, token: token.into_owned() });
+            walk.reached = Some(child);
+        }
+        Ok(walk)
+    }
+
+    /// Applies a plain operation to the value the walk reached, read into memory, with the
+    /// rest of the pointer; then stores the result in its place.
+    fn in_value<T: Relocate>(
+        &mut self,
+        walk: Walk,
+        pointer: &Pointer,
+        operation: impl FnOnce(&mut Option<Value>, &Pointer) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        let depth = walk.depth();
+        let mut doc = walk.reached.as_ref().map(|child| self.value_of(child)).transpose()?;
+        let base = prefix(pointer, depth);
+        let outcome = operation(&mut doc, &rest(pointer, depth)).map_err(|error| error.relocate(&base))?;
+        self.retire_child(walk.reached.clone());
+        match doc {
+            Some(value) => {
+                let child = self.chunk(value)?;
+                self.replace_reached(walk, child)?;
+            }
+            None => self.remove_reached(walk)?,
+        }
+        Ok(outcome.relocate(&base))
+    }
+
+    /// Applies `edit` to the collection the walk reached and writes the path back.
+    fn set_member(&mut self, walk: Walk, node: NodeRef, edit: Edit) -> Result<(), Error> {
+        let child = self.edit(&node, edit)?;
+        self.replace_reached(walk, child)
+    }
+
+    /// Puts `child` where the walk ended and rewrites the collections above it.
+    fn replace_reached(&mut self, walk: Walk, mut child: Child) -> Result<(), Error> {
+        for step in walk.steps.into_iter().rev() {
+            let edit = match step.node.kind {
+                Kind::Object => Edit::Set(step.token.decoded().into_owned(), child),
+                _ => Edit::Replace(index_of(&step.token), child),
+            };
+            child = self.edit(&step.node, edit)?;
+        }
+        self.root = Some(child);
+        Ok(())
+    }
+
+    /// Removes what the walk reached from its parent (a plain `document::delete` of a whole
+    /// reached value only happens at the root).
+    fn remove_reached(&mut self, mut walk: Walk) -> Result<(), Error> {
+        let Some(step) = walk.steps.pop() else {
+            self.root = None;
+            return Ok(());
+        };
+        let edit = match step.node.kind {
+            Kind::Object => Edit::Remove(step.token.decoded().into_owned()),
+            _ => Edit::RemoveAt(index_of(&step.token)),
+        };
+        let child = self.edit(&step.node, edit)?;
+        walk.reached = None;
+        self.replace_reached(walk, child)
+    }
+
+    /// Notes that a replaced child's own record is garbage once this commits (what is below it
+    /// is left to the sweep).
+    fn retire_child(&self, child: Option<Child>) {
+        if let Some(Child::Node(node)) = child {
+            self.retire(&node.key);
+        }
+    }
+}
+
+/// Results and errors that hold pointers relative to where an operation ran.
+trait Relocate {
+    fn relocate(self, base: &Pointer) -> Self;
+}
+
+impl Relocate for () {
+    fn relocate(self, _: &Pointer) -> Self {}
+}
+
+impl Relocate for Placed {
+    fn relocate(self, _: &Pointer) -> Self {
+        self
+    }
+}
+
+impl Relocate for PointerBuf {
+    fn relocate(self, base: &Pointer) -> Self {
+        base.concat(&self)
+    }
+}
+
+impl Relocate for (Placed, PointerBuf) {
+    fn relocate(self, base: &Pointer) -> Self {
+        (self.0, base.concat(&self.1))
+    }
+}
+
+impl Relocate for OpError {
+    fn relocate(self, base: &Pointer) -> Self {
+        match self {
+            OpError::Conflict(conflict) => OpError::Conflict(Conflict { at: base.concat(&conflict.at), ..conflict }),
+            OpError::Patch(PatchError::Failed { operation, pointer, reason }) => {
+                OpError::Patch(PatchError::Failed { operation, pointer: base.concat(&pointer), reason })
+            }
+            other => other,
+        }
+    }
+}
+
+/// The first `depth` tokens of `pointer`.
+fn prefix(pointer: &Pointer, depth: usize) -> PointerBuf {
+    PointerBuf::from_tokens(pointer.tokens().take(depth))
+}
+
+/// `pointer` without its first `depth` tokens.
+fn rest(pointer: &Pointer, depth: usize) -> PointerBuf {
+    PointerBuf::from_tokens(pointer.tokens().skip(depth))
+}
+
+fn index_of(token: &Token) -> usize {
+    match token.to_index() {
+        Ok(Index::Num(index)) => index,
+        _ => unreachable!("walks only step through existing elements"),
+    }
+}

@@ -1,0 +1,185 @@
+//! Tests of the layout's promises: size limits, cost per write, garbage collection, tags.
+
+use super::*;
+use crate::core::PointerBuf;
+use crate::store::{MemoryStore, StoreError};
+use serde_json::{Value, json};
+
+/// A store that counts the bytes read and written through it.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    read: Cell<usize>,
+    written: Cell<usize>,
+}
+
+impl Store for Counting {
+    type Watch = <MemoryStore as Store>::Watch;
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self.inner.get(key)?;
+        self.read.set(self.read.get() + value.as_ref().map_or(0, Vec::len));
+        Ok(value)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.written.set(self.written.get() + value.len());
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key)
+    }
+    fn keys(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.keys()
+    }
+    fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError> {
+        let (watch, value) = self.inner.watch(key)?;
+        self.read.set(self.read.get() + value.as_ref().map_or(0, Vec::len));
+        Ok((watch, value))
+    }
+    fn swap(&self, watch: Self::Watch, value: &[u8]) -> Result<Swap, StoreError> {
+        self.written.set(self.written.get() + value.len());
+        self.inner.swap(watch, value)
+    }
+}
+
+fn ptr(s: &str) -> PointerBuf {
+    PointerBuf::parse(s).unwrap()
+}
+
+/// Runs `write` in a transaction and commits it.
+fn write<S: Store>(store: &S, config: LayoutConfig, write: impl FnOnce(&mut Tree<'_, S>)) {
+    let (mut tree, watch) = Tree::watch(store, config, 7).unwrap();
+    write(&mut tree);
+    assert_eq!(tree.commit(watch).unwrap(), Swap::Done);
+}
+
+fn read<S: Store>(store: &S, config: LayoutConfig, pointer: &str) -> Option<Value> {
+    Tree::read(store, config).unwrap().get(&ptr(pointer)).unwrap()
+}
+
+/// About `items` records of 200 bytes each.
+fn big_document(items: usize) -> Value {
+    let items: Vec<Value> = (0..items)
+        .map(|i| json!({"id": i, "name": format!("item {i}"), "tags": ["a", "b", "c"], "text": "x".repeat(140)}))
+        .collect();
+    json!({"items": items, "meta": {"title": "big"}})
+}
+
+#[test]
+fn every_stored_value_fits_a_chunk_and_every_key_is_short() {
+    let config =
+        LayoutConfig { inline_bytes_max: 64, page_bytes_target: 512, chunk_bytes_max: 1024, sweep_every: 1000 };
+    let store = MemoryStore::new();
+    let mut doc = big_document(300);
+    doc["huge"] = json!("y".repeat(10_000));
+    write(&store, config, |tree| {
+        tree.put(&ptr(""), doc.clone()).unwrap();
+    });
+    assert!(store.len() > 20, "the document is spread over many records");
+    for key in store.keys().unwrap() {
+        assert!(key.len() <= 255, "{key}");
+        let value = store.get(&key).unwrap().unwrap();
+        assert!(value.len() <= config.chunk_bytes_max, "{key} holds {} bytes", value.len());
+    }
+    assert_eq!(read(&store, config, ""), Some(doc));
+}
+
+#[test]
+fn a_leaf_write_touches_a_path_not_the_document() {
+    let config = LayoutConfig::default();
+    let store = Counting::default();
+    let doc = big_document(20_000);
+    let document_bytes = serde_json::to_vec(&doc).unwrap().len();
+    assert!(document_bytes > 3_000_000);
+    write(&store, config, |tree| {
+        tree.put(&ptr(""), doc).unwrap();
+    });
+    store.read.set(0);
+    store.written.set(0);
+    write(&store, config, |tree| {
+        tree.put(&ptr("/items/12345/name"), json!("renamed")).unwrap();
+    });
+    assert_eq!(read(&store, config, "/items/12345/name"), Some(json!("renamed")));
+    let touched = store.read.get() + store.written.get();
+    assert!(touched < document_bytes / 30, "a leaf write touched {touched} bytes of a {document_bytes}-byte document");
+    store.read.set(0);
+    assert_eq!(read(&store, config, "/items/19999/id"), Some(json!(19999)));
+    assert!(store.read.get() < document_bytes / 30, "a leaf read touched {} bytes", store.read.get());
+}
+
+#[test]
+fn garbage_is_collected_under_a_rewrite_loop() {
+    let config = LayoutConfig { inline_bytes_max: 32, page_bytes_target: 256, chunk_bytes_max: 4096, sweep_every: 8 };
+    let store = MemoryStore::new();
+    write(&store, config, |tree| {
+        tree.put(&ptr(""), big_document(200)).unwrap();
+    });
+    let settled = store.len();
+    for round in 0..300 {
+        write(&store, config, |tree| {
+            tree.put(&ptr(&format!("/items/{}/name", round % 200)), json!(round)).unwrap();
+            tree.put(&ptr(&format!("/extra/{}", round % 10)), json!({"round": round, "text": "z".repeat(50)})).unwrap();
+        });
+        assert!(store.len() < settled * 2, "the store grew to {} keys from {settled}", store.len());
+    }
+    // A failed writer's leftovers, built on an old generation, are swept too.
+    let (tree, _watch) = Tree::watch(&store, config, 0xabcdef).unwrap();
+    tree.write_record(b"Sorphan").unwrap();
+    for _ in 0..config.sweep_every {
+        write(&store, config, |tree| {
+            tree.put(&ptr("/meta/touch"), json!(1)).unwrap();
+        });
+    }
+    assert!(store.keys().unwrap().iter().all(|key| !key.contains(".abcdef.")), "the orphan was swept");
+}
+
+#[test]
+fn the_sweep_spares_what_a_concurrent_writer_is_building() {
+    let config = LayoutConfig { inline_bytes_max: 8, page_bytes_target: 64, chunk_bytes_max: 4096, sweep_every: 1000 };
+    let store = MemoryStore::new();
+    write(&store, config, |tree| {
+        tree.put(&ptr(""), json!({"a": [1, 2, 3], "b": "some text"})).unwrap();
+    });
+    let (mut building, watch) = Tree::watch(&store, config, 5).unwrap();
+    building.put(&ptr("/c"), json!({"new": "value with some length"})).unwrap();
+    assert_eq!(Tree::sweep(&store, config).unwrap(), 0);
+    assert_eq!(building.commit(watch).unwrap(), Swap::Done);
+    assert_eq!(read(&store, config, "/c/new"), Some(json!("value with some length")));
+    assert_eq!(read(&store, config, "/a/2"), Some(json!(3)));
+}
+
+#[test]
+fn tags_follow_content() {
+    let config = LayoutConfig { inline_bytes_max: 8, page_bytes_target: 64, chunk_bytes_max: 4096, sweep_every: 1000 };
+    let store = MemoryStore::new();
+    let value = json!({"list": [1, 2, 3, 4, 5, 6], "text": "long enough to be stored apart"});
+    let tag = |store: &MemoryStore, pointer: &str| Tree::read(store, config).unwrap().etag(&ptr(pointer)).unwrap();
+    write(&store, config, |tree| {
+        tree.put(&ptr("/a"), value.clone()).unwrap();
+        tree.put(&ptr("/b"), value.clone()).unwrap();
+    });
+    assert_eq!(tag(&store, "/a"), tag(&store, "/b"), "equal values, equal tags");
+    let before = tag(&store, "/a");
+    write(&store, config, |tree| {
+        tree.put(&ptr("/b/list/0"), json!(9)).unwrap();
+    });
+    assert_eq!(tag(&store, "/a"), before, "a sibling's write keeps the tag");
+    assert_ne!(tag(&store, "/b"), before);
+}
+
+#[test]
+fn a_conflicting_commit_cleans_up_after_itself() {
+    let config = LayoutConfig { inline_bytes_max: 8, page_bytes_target: 64, chunk_bytes_max: 4096, sweep_every: 1000 };
+    let store = MemoryStore::new();
+    write(&store, config, |tree| {
+        tree.put(&ptr(""), json!({"a": "first value here"})).unwrap();
+    });
+    let keys = store.len();
+    let (mut loser, watch) = Tree::watch(&store, config, 1).unwrap();
+    loser.put(&ptr("/b"), json!(["a", "b", "c", "d", "e", "f"])).unwrap();
+    write(&store, config, |tree| {
+        tree.put(&ptr("/c"), json!(1)).unwrap();
+    });
+    assert_eq!(loser.commit(watch).unwrap(), Swap::Conflict);
+    assert!(store.len() <= keys + 1, "{} keys, {keys} before", store.len());
+    assert_eq!(read(&store, config, ""), Some(json!({"a": "first value here", "c": 1})));
+}
