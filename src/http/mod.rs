@@ -7,32 +7,36 @@ use crate::bindings::exports::wasi::http::incoming_handler::Guest;
 use crate::bindings::wasi::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
-use crate::bindings::wasi::io::streams::StreamError;
-use crate::service::{self, Config, Problem, Request, Response};
+use crate::bindings::wasi::io::streams::{OutputStream, StreamError};
+use crate::service::{self, Config, Problem, Request, Response, Stream};
 use crate::store::KvStore;
+use std::io::Write;
 
 /// The `wasi:http/incoming-handler` export.
 pub struct Handler;
 
 impl Guest for Handler {
     fn handle(incoming: IncomingRequest, outparam: ResponseOutparam) {
-        let response = serve(incoming);
-        send(outparam, response);
-    }
-}
-
-fn serve(incoming: IncomingRequest) -> Response {
-    let config = match Config::from_lookup(host::config_var) {
-        Ok(config) => config,
-        Err(detail) => return Problem::new(500, "misconfigured", "Misconfigured", detail).into_response(),
-    };
-    let request = match read(incoming, config.body_bytes_max) {
-        Ok(request) => request,
-        Err(problem) => return problem.into_response(),
-    };
-    match KvStore::open("default") {
-        Ok(store) => service::handle(&store, &config, &host::Wasi, &request),
-        Err(error) => Problem::store_unavailable(&error).into_response(),
+        let config = match Config::from_lookup(host::config_var) {
+            Ok(config) => config,
+            Err(detail) => {
+                return send(
+                    outparam,
+                    Problem::new(500, "misconfigured", "Misconfigured", detail).into_response(),
+                    None,
+                );
+            }
+        };
+        let request = match read(incoming, config.body_bytes_max) {
+            Ok(request) => request,
+            Err(problem) => return send(outparam, problem.into_response(), None),
+        };
+        let store = match KvStore::open("default") {
+            Ok(store) => store,
+            Err(error) => return send(outparam, Problem::store_unavailable(&error).into_response(), None),
+        };
+        let (response, stream) = service::handle_streaming(&store, &config, &host::Wasi, &request);
+        send(outparam, response, stream);
     }
 }
 
@@ -85,8 +89,9 @@ fn bad_body(detail: &str) -> Problem {
     Problem::new(400, "bad-body", "Bad Body", detail)
 }
 
-/// Sends `response`; if the client has gone away there is nobody left to tell.
-fn send(outparam: ResponseOutparam, response: Response) {
+/// Sends `response`, then `stream` if there is one. If the client has gone away, or the stream
+/// fails half-way, the body ends early and there is nobody left to tell.
+fn send(outparam: ResponseOutparam, response: Response, stream: Option<Stream<'_>>) {
     let fields: Vec<(String, Vec<u8>)> =
         response.headers.into_iter().map(|(name, value)| (name, value.into_bytes())).collect();
     let headers = Fields::from_list(&fields).expect("the service writes valid header fields");
@@ -94,23 +99,38 @@ fn send(outparam: ResponseOutparam, response: Response) {
     outgoing.set_status_code(response.status).expect("the service writes valid status codes");
     let body = outgoing.body().expect("a new response has a body");
     ResponseOutparam::set(outparam, Ok(outgoing));
-    let Ok(stream) = body.write() else { return };
-    let mut rest = response.body.as_slice();
-    while !rest.is_empty() {
-        let Ok(permitted) = stream.check_write() else { return };
-        if permitted == 0 {
-            stream.subscribe().block();
-            continue;
-        }
-        let (chunk, tail) = rest.split_at(rest.len().min(permitted as usize));
-        if stream.write(chunk).is_err() {
-            return;
-        }
-        rest = tail;
-    }
-    if stream.blocking_flush().is_err() {
+    let Ok(output) = body.write() else { return };
+    let mut writer = std::io::BufWriter::with_capacity(64 * 1024, BodyWriter(output));
+    let written = writer.write_all(&response.body).and_then(|()| match stream {
+        Some(stream) => stream.write_to(&mut writer),
+        None => Ok(()),
+    });
+    let Ok(BodyWriter(output)) = writer.into_inner().map_err(drop) else { return };
+    if written.is_err() || output.blocking_flush().is_err() {
         return;
     }
-    drop(stream);
+    drop(output);
     let _ = OutgoingBody::finish(body, None);
+}
+
+/// An outgoing body stream as a [`Write`], writing as much as the host accepts at a time.
+struct BodyWriter(OutputStream);
+
+impl Write for BodyWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        loop {
+            let permitted = self.0.check_write().map_err(std::io::Error::other)?;
+            if permitted == 0 {
+                self.0.subscribe().block();
+                continue;
+            }
+            let chunk = &bytes[..bytes.len().min(permitted as usize)];
+            self.0.write(chunk).map_err(std::io::Error::other)?;
+            return Ok(chunk.len());
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.blocking_flush().map_err(std::io::Error::other)
+    }
 }

@@ -87,41 +87,86 @@ pub trait Host {
     fn back_off(&self, attempt: u32);
 }
 
-/// Serves one request.
+/// A response body written piece by piece, for values too big to hold twice in memory.
+pub struct Stream<'s>(Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + 's>);
+
+impl Stream<'_> {
+    /// Writes the body to `out`.
+    pub fn write_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        (self.0)(out)
+    }
+}
+
+/// Serves one request, with the whole body in the response.
 pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &Request) -> Response {
-    let head = request.method == "HEAD";
-    let mut response = match Op::parse(request, config).and_then(|op| run(store, config, host, request, op)) {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
-    };
-    if head {
-        response.body.clear();
-    } else if !matches!(response.status, 204 | 304) {
+    let (mut response, stream) = handle_streaming(store, config, host, request);
+    if let Some(stream) = stream {
+        if let Err(error) = stream.write_to(&mut response.body) {
+            return Problem::from(crate::core::layout::Error::Store(crate::store::StoreError(error.to_string())))
+                .into_response();
+        }
         response.headers.push(("content-length".into(), response.body.len().to_string()));
     }
     response
 }
 
-fn run<S: Store>(store: &S, config: &Config, host: &impl Host, request: &Request, op: Op) -> Result<Response, Problem> {
+/// Serves one request; a big body comes as a [`Stream`] to write after the head (it has no
+/// `content-length`).
+pub fn handle_streaming<'s, S: Store>(
+    store: &'s S,
+    config: &Config,
+    host: &impl Host,
+    request: &Request,
+) -> (Response, Option<Stream<'s>>) {
+    let head = request.method == "HEAD";
+    let (mut response, stream) = match Op::parse(request, config).and_then(|op| run(store, config, host, request, op)) {
+        Ok(outcome) => outcome,
+        Err(problem) => (problem.into_response(), None),
+    };
+    if head {
+        response.body.clear();
+        return (response, None);
+    }
+    if stream.is_none() && !matches!(response.status, 204 | 304) {
+        response.headers.push(("content-length".into(), response.body.len().to_string()));
+    }
+    (response, stream)
+}
+
+fn run<'s, S: Store>(
+    store: &'s S,
+    config: &Config,
+    host: &impl Host,
+    request: &Request,
+    op: Op,
+) -> Result<(Response, Option<Stream<'s>>), Problem> {
     let conditions = Conditions::from_request(request);
     match op {
-        Op::Options => Ok(respond::options()),
+        Op::Options => Ok((respond::options(), None)),
         Op::Get(pointer) => {
-            let (value, tag) = read(host, || {
+            let (tree, node, tag) = read(host, || {
                 let tree = Tree::read(store, config.layout)?;
-                Ok((tree.get(&pointer)?, tree.etag(&pointer)?))
+                let node = tree.node_at(&pointer)?;
+                let tag = tree.etag(&pointer)?;
+                Ok((tree, node, tag))
             })?;
-            let (Some(value), Some(tag)) = (value, tag) else { return Err(Problem::not_found(&pointer)) };
+            let tag = tag.ok_or_else(|| Problem::not_found(&pointer))?;
             if let Some(response) = conditions.check_read(&pointer, &tag)? {
-                return Ok(response);
+                return Ok((response, None));
             }
+            if let Some(node) = node {
+                let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
+                return Ok((respond::json(200, Vec::new(), Some(tag)), Some(stream)));
+            }
+            let value = read(host, || Ok(tree.get(&pointer)?))?.ok_or_else(|| Problem::not_found(&pointer))?;
             let body = serde_json::to_vec(&value).expect("a Value always serializes");
-            Ok(respond::json(200, body, Some(tag)))
+            Ok((respond::json(200, body, Some(tag)), None))
         }
         write => transact(store, config, host, |tree| {
             conditions.check_write(tree.etag(write.pointer())?.as_deref(), write.pointer())?;
             write.apply(tree, config, host)
-        }),
+        })
+        .map(|response| (response, None)),
     }
 }
 

@@ -129,7 +129,8 @@ impl Bench {
         })
     }
 
-    /// Starts a server and stores `document` in it, saying how long each took.
+    /// Starts a server and stores `document` in it, saying how long each took; the server's
+    /// peak memory then starts afresh, so that it tells about the measured requests.
     fn start(&self, component: &Path, document: Option<&str>) -> Result<Server> {
         let clock = Instant::now();
         let server = Server::start(&self.wasmtime, component)?;
@@ -138,6 +139,7 @@ impl Bench {
             server.expect_success("PUT", "/", Some(document.as_bytes()))?;
         }
         let stored = clock.elapsed().as_secs_f64() - started;
+        server.reset_peak_memory();
         eprintln!("bench:   wasmtime serve started in {started:.1} s, the document stored in {stored:.1} s");
         Ok(server)
     }

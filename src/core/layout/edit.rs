@@ -211,6 +211,56 @@ impl<S: Store> Tree<'_, S> {
         }
     }
 
+    /// Writes a child's JSON to `out` page by page, holding one page at a time, so a value of
+    /// any size streams in bounded memory.
+    pub fn write_json(&self, child: &Child, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match child {
+            Child::Inline(value) => serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other),
+            Child::Node(node) if node.kind == Kind::Scalar => {
+                let bytes = self.read_record(&node.key).map_err(std::io::Error::other)?;
+                out.write_all(bytes.get(1..).unwrap_or_default())
+            }
+            Child::Node(node) => {
+                let (open, close) = if node.kind == Kind::Object { (b"{", b"}") } else { (b"[", b"]") };
+                out.write_all(open)?;
+                self.write_page_json(&node.key, &mut true, out)?;
+                out.write_all(close)
+            }
+        }
+    }
+
+    fn write_page_json(&self, key: &str, first: &mut bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let page = self.read_page_uncached(key).map_err(std::io::Error::other)?;
+        let mut separate = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+            if !std::mem::take(first) {
+                out.write_all(b",")?;
+            }
+            Ok(())
+        };
+        match page {
+            Page::Members(members) => {
+                for (name, child) in &members {
+                    separate(out)?;
+                    serde_json::to_writer(&mut *out, name).map_err(std::io::Error::other)?;
+                    out.write_all(b":")?;
+                    self.write_json(child, out)?;
+                }
+            }
+            Page::Elements(elements) => {
+                for child in &elements {
+                    separate(out)?;
+                    self.write_json(child, out)?;
+                }
+            }
+            Page::Index(pages) => {
+                for page in &pages {
+                    self.write_page_json(&page.key, first, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn collect(&self, key: &str, out: &mut dyn FnMut(Option<String>, Value)) -> Result<(), Error> {
         match &*self.page(key)? {
             Page::Members(members) => {

@@ -92,6 +92,8 @@ impl std::fmt::Display for Error {
     }
 }
 
+impl std::error::Error for Error {}
+
 /// The root record: the generation of the last commit and the document's root, if any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RootRecord {
@@ -224,15 +226,19 @@ impl<'s, S: Store> Tree<'s, S> {
         if let Some(page) = self.cache.borrow().get(key) {
             return Ok(Rc::clone(page));
         }
-        let bytes = self.read_record(key)?;
-        let page: Page = match bytes.split_first() {
-            Some((&TAG_PAGE, json)) => serde_json::from_slice(json)
-                .map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}")))?,
-            _ => return Err(Error::Corrupt(format!("record {key} is not a page"))),
-        };
-        let page = Rc::new(page);
+        let page = Rc::new(self.read_page_uncached(key)?);
         self.cache.borrow_mut().insert(key.to_owned(), Rc::clone(&page));
         Ok(page)
+    }
+
+    /// Reads a page from the store, without caching it.
+    fn read_page_uncached(&self, key: &str) -> Result<Page, Error> {
+        let bytes = self.read_record(key)?;
+        match bytes.split_first() {
+            Some((&TAG_PAGE, json)) => serde_json::from_slice(json)
+                .map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}"))),
+            _ => Err(Error::Corrupt(format!("record {key} is not a page"))),
+        }
     }
 
     /// Reads the JSON of a big scalar.

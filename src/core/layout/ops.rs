@@ -76,6 +76,16 @@ impl<S: Store> Tree<'_, S> {
         }
     }
 
+    /// The value at `pointer` when it is stored as a node of its own: big enough to stream
+    /// with [`Tree::write_json`].
+    pub fn node_at(&self, pointer: &Pointer) -> Result<Option<Child>, Error> {
+        let walk = self.walk(pointer, pointer.count())?;
+        Ok(match walk.reached {
+            Some(Child::Node(node)) if walk.depth() == pointer.count() => Some(Child::Node(node)),
+            _ => None,
+        })
+    }
+
     /// The strong ETag of the value at `pointer`: its node's content hash, or for an inline
     /// value, the hash of its JSON.
     pub fn etag(&self, pointer: &Pointer) -> Result<Option<String>, Error> {

@@ -89,7 +89,9 @@ pub fn render(results: &Results, options: &Options, wasmtime: &Path, oha: &Path)
             grouped(big as u64),
             super::document::LEAF
         ),
-        "- Rates count successful (2xx) responses only; peak memory is the `wasmtime serve` process's `VmHWM`"
+        "- Rates count successful (2xx) responses only".to_owned(),
+        "- Peak memory is the `wasmtime serve` process's `VmHWM` during the measured requests, \
+         after the document was stored"
             .to_owned(),
         "- Units are decimal: 1 KB = 1,000 bytes, 1 MB = 1,000,000 bytes".to_owned(),
         String::new(),

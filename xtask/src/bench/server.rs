@@ -66,7 +66,7 @@ impl Server {
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
-        let request = request.body(body.unwrap_or_default().to_vec())?;
+        let request = request.body(body.unwrap_or_default())?;
         let mut response =
             self.agent.run(request).with_context(|| format!("{method} {path} failed; server log:\n{}", self.log()))?;
         let body = response.body_mut().with_config().limit(u64::MAX).read_to_vec()?;
@@ -83,7 +83,14 @@ impl Server {
         Ok(())
     }
 
-    /// The most resident memory the server has used so far (`VmHWM`), where `/proc` tells it.
+    /// Forgets the server's peak memory so far, so that [`Server::peak_memory_bytes`] tells
+    /// about what follows. Best effort: it needs Linux's `/proc/PID/clear_refs`.
+    pub fn reset_peak_memory(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+
+    /// The most resident memory the server has used since it started or since
+    /// [`Server::reset_peak_memory`] (`VmHWM`), where `/proc` tells it.
     pub fn peak_memory_bytes(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
