@@ -87,8 +87,11 @@ pub trait Host {
     fn back_off(&self, attempt: u32);
 }
 
+/// Writes a body to the given output.
+type WriteBody<'s> = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + 's>;
+
 /// A response body written piece by piece, for values too big to hold twice in memory.
-pub struct Stream<'s>(Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + 's>);
+pub struct Stream<'s>(WriteBody<'s>);
 
 impl Stream<'_> {
     /// Writes the body to `out`.
