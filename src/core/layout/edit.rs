@@ -183,7 +183,13 @@ impl<S: Store> Tree<'_, S> {
     }
 
     fn write_page(&self, page: Page) -> Result<PageRef, Error> {
-        let reference = PageRef { key: String::new(), hash: page.hash(), len: page.len(), first: page.first() };
+        let reference = PageRef {
+            key: String::new(),
+            hash: page.hash(),
+            len: page.len(),
+            first: page.first(),
+            below: page.below(),
+        };
         let key = self.write_record(&page.encode())?;
         self.cache.borrow_mut().insert(key.clone(), std::rc::Rc::new(page));
         Ok(PageRef { key, ..reference })

@@ -203,21 +203,25 @@ impl<'s, S: Store> Tree<'s, S> {
         Ok(deleted)
     }
 
-    fn mark(&self, child: &Child, reachable: &mut HashSet<String>) -> Result<(), Error> {
+    /// Adds the keys of `child`'s records to `keys`, reading only pages that have records below.
+    fn mark(&self, child: &Child, keys: &mut HashSet<String>) -> Result<(), Error> {
         let Child::Node(node) = child else { return Ok(()) };
-        reachable.insert(node.key.clone());
+        keys.insert(node.key.clone());
         if node.kind != Kind::Scalar {
-            self.mark_page(&node.key, reachable)?;
+            self.mark_page(&node.key, true, keys)?;
         }
         Ok(())
     }
 
-    fn mark_page(&self, key: &str, reachable: &mut HashSet<String>) -> Result<(), Error> {
-        reachable.insert(key.to_owned());
+    fn mark_page(&self, key: &str, below: bool, keys: &mut HashSet<String>) -> Result<(), Error> {
+        keys.insert(key.to_owned());
+        if !below {
+            return Ok(());
+        }
         match &*self.page(key)? {
-            Page::Members(members) => members.iter().try_for_each(|(_, child)| self.mark(child, reachable)),
-            Page::Elements(elements) => elements.iter().try_for_each(|child| self.mark(child, reachable)),
-            Page::Index(pages) => pages.iter().try_for_each(|page| self.mark_page(&page.key, reachable)),
+            Page::Members(members) => members.iter().try_for_each(|(_, child)| self.mark(child, keys)),
+            Page::Elements(elements) => elements.iter().try_for_each(|child| self.mark(child, keys)),
+            Page::Index(pages) => pages.iter().try_for_each(|page| self.mark_page(&page.key, page.below, keys)),
         }
     }
 
@@ -305,6 +309,16 @@ impl<'s, S: Store> Tree<'s, S> {
     /// Notes that the record `key` is no longer part of the document once this commits.
     fn retire(&self, key: &str) {
         self.replaced.borrow_mut().push(key.to_owned());
+    }
+
+    /// Notes that a replaced child and every record below it are garbage once this commits.
+    /// Finding them reads only the pages that have records below; if that fails, the sweep
+    /// collects what is missed.
+    fn retire_child(&self, child: Option<Child>) {
+        let Some(child) = child else { return };
+        let mut keys = HashSet::new();
+        let _ = self.mark(&child, &mut keys);
+        self.replaced.borrow_mut().extend(keys);
     }
 }
 

@@ -76,6 +76,10 @@ pub struct PageRef {
     /// For objects, the first member name under the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<String>,
+    /// Whether other records hang below the page (it is an index page, or has a child node),
+    /// so that collecting garbage need not read pages that have none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub below: bool,
 }
 
 /// One page of a collection's tree.
@@ -112,6 +116,16 @@ impl Page {
     /// Whether the page has no items.
     pub fn is_empty(&self) -> bool {
         self.items() == 0
+    }
+
+    /// Whether other records hang below this page.
+    pub fn below(&self) -> bool {
+        let node = |child: &Child| matches!(child, Child::Node(_));
+        match self {
+            Page::Members(members) => members.iter().any(|(_, child)| node(child)),
+            Page::Elements(elements) => elements.iter().any(node),
+            Page::Index(_) => true,
+        }
     }
 
     /// The first member name under this page, for object pages.
@@ -210,7 +224,13 @@ mod tests {
 
     #[test]
     fn pages_round_trip() {
-        let page = Page::Index(vec![PageRef { key: "k".into(), hash: hash(b""), len: 3, first: Some("a".into()) }]);
+        let page = Page::Index(vec![PageRef {
+            key: "k".into(),
+            hash: hash(b""),
+            len: 3,
+            first: Some("a".into()),
+            below: true,
+        }]);
         let bytes = page.encode();
         assert_eq!(bytes[0], TAG_PAGE);
         assert_eq!(serde_json::from_slice::<Page>(&bytes[1..]).unwrap(), page);

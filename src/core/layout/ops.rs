@@ -330,14 +330,6 @@ impl<S: Store> Tree<'_, S> {
         walk.reached = None;
         self.replace_reached(walk, child)
     }
-
-    /// Notes that a replaced child's own record is garbage once this commits (what is below it
-    /// is left to the sweep).
-    fn retire_child(&self, child: Option<Child>) {
-        if let Some(Child::Node(node)) = child {
-            self.retire(&node.key);
-        }
-    }
 }
 
 /// Results and errors that hold pointers relative to where an operation ran.

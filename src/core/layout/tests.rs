@@ -133,6 +133,31 @@ fn garbage_is_collected_under_a_rewrite_loop() {
 }
 
 #[test]
+fn a_commit_deletes_what_it_replaced_without_a_sweep() {
+    let config =
+        LayoutConfig { inline_bytes_max: 32, page_bytes_target: 256, chunk_bytes_max: 1024, sweep_every: u64::MAX };
+    let store = MemoryStore::new();
+    write(&store, config, |tree| {
+        tree.put(&ptr(""), json!({"small": 1})).unwrap();
+    });
+    let baseline = store.len();
+    for round in 0..20 {
+        write(&store, config, |tree| {
+            tree.put(&ptr("/big"), big_document(50 + round)).unwrap();
+        });
+        assert!(store.len() > baseline + 10);
+        write(&store, config, |tree| {
+            tree.put(&ptr(&format!("/big/items/{round}/name")), json!("x")).unwrap();
+            tree.delete(&ptr("/big/items/3")).unwrap();
+        });
+        write(&store, config, |tree| {
+            tree.put(&ptr("/big"), json!(round)).unwrap();
+        });
+        assert_eq!(store.len(), baseline, "round {round}: every page of the replaced subtree is gone");
+    }
+}
+
+#[test]
 fn the_sweep_spares_what_a_concurrent_writer_is_building() {
     let config = LayoutConfig { inline_bytes_max: 8, page_bytes_target: 64, chunk_bytes_max: 4096, sweep_every: 1000 };
     let store = MemoryStore::new();
