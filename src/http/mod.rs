@@ -35,8 +35,10 @@ impl Guest for Handler {
             Ok(store) => store,
             Err(error) => return send(outparam, Problem::store_unavailable(&error).into_response(), None),
         };
-        let (response, stream) = service::handle_streaming(&store, &config, &host::Wasi, &request);
-        send(outparam, response, stream);
+        let served = service::serve(&store, &config, &host::Wasi, &request);
+        send(outparam, served.response, served.stream);
+        // The client has its answer; now delete what the write made garbage.
+        served.garbage.collect(&store, config.layout);
     }
 }
 

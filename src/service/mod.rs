@@ -16,7 +16,7 @@ pub use config::Config;
 pub use op::Op;
 pub use problem::Problem;
 
-use crate::core::layout::Tree;
+use crate::core::layout::{Garbage, Tree};
 use crate::store::{Store, Swap};
 use conditions::Conditions;
 
@@ -100,9 +100,20 @@ impl Stream<'_> {
     }
 }
 
-/// Serves one request, with the whole body in the response.
+/// A request served: the response, a [`Stream`] with its body when the body is big (then it
+/// has no `content-length`), and the garbage its write left, to collect after responding.
+pub struct Served<'s> {
+    /// The status, headers and (unless streamed) body.
+    pub response: Response,
+    /// The body, to write after the head.
+    pub stream: Option<Stream<'s>>,
+    /// Records to delete once the client has its answer.
+    pub garbage: Garbage,
+}
+
+/// Serves one request, with the whole body in the response, and collects its garbage.
 pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &Request) -> Response {
-    let (mut response, stream) = handle_streaming(store, config, host, request);
+    let Served { mut response, stream, garbage } = serve(store, config, host, request);
     if let Some(stream) = stream {
         if let Err(error) = stream.write_to(&mut response.body) {
             return Problem::from(crate::core::layout::Error::Store(crate::store::StoreError(error.to_string())))
@@ -110,30 +121,26 @@ pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &
         }
         response.headers.push(("content-length".into(), response.body.len().to_string()));
     }
+    garbage.collect(store, config.layout);
     response
 }
 
-/// Serves one request; a big body comes as a [`Stream`] to write after the head (it has no
-/// `content-length`).
-pub fn handle_streaming<'s, S: Store>(
-    store: &'s S,
-    config: &Config,
-    host: &impl Host,
-    request: &Request,
-) -> (Response, Option<Stream<'s>>) {
+/// Serves one request; the caller sends the response and stream, then collects the garbage.
+pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, request: &Request) -> Served<'s> {
     let head = request.method == "HEAD";
-    let (mut response, stream) = match Op::parse(request, config).and_then(|op| run(store, config, host, request, op)) {
-        Ok(outcome) => outcome,
-        Err(problem) => (problem.into_response(), None),
-    };
+    let (mut response, stream, garbage) =
+        match Op::parse(request, config).and_then(|op| run(store, config, host, request, op)) {
+            Ok(outcome) => outcome,
+            Err(problem) => (problem.into_response(), None, Garbage::default()),
+        };
     if head {
         response.body.clear();
-        return (response, None);
+        return Served { response, stream: None, garbage };
     }
     if stream.is_none() && !matches!(response.status, 204 | 304) {
         response.headers.push(("content-length".into(), response.body.len().to_string()));
     }
-    (response, stream)
+    Served { response, stream, garbage }
 }
 
 fn run<'s, S: Store>(
@@ -142,10 +149,10 @@ fn run<'s, S: Store>(
     host: &impl Host,
     request: &Request,
     op: Op,
-) -> Result<(Response, Option<Stream<'s>>), Problem> {
+) -> Result<(Response, Option<Stream<'s>>, Garbage), Problem> {
     let conditions = Conditions::from_request(request);
     match op {
-        Op::Options => Ok((respond::options(), None)),
+        Op::Options => Ok((respond::options(), None, Garbage::default())),
         Op::Get(pointer) => {
             let (tree, node, tag) = read(host, || {
                 let tree = Tree::read(store, config.layout)?;
@@ -155,21 +162,21 @@ fn run<'s, S: Store>(
             })?;
             let tag = tag.ok_or_else(|| Problem::not_found(&pointer))?;
             if let Some(response) = conditions.check_read(&pointer, &tag)? {
-                return Ok((response, None));
+                return Ok((response, None, Garbage::default()));
             }
             if let Some(node) = node {
                 let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
-                return Ok((respond::json(200, Vec::new(), Some(tag)), Some(stream)));
+                return Ok((respond::json(200, Vec::new(), Some(tag)), Some(stream), Garbage::default()));
             }
             let value = read(host, || Ok(tree.get(&pointer)?))?.ok_or_else(|| Problem::not_found(&pointer))?;
             let body = serde_json::to_vec(&value).expect("a Value always serializes");
-            Ok((respond::json(200, body, Some(tag)), None))
+            Ok((respond::json(200, body, Some(tag)), None, Garbage::default()))
         }
         write => transact(store, config, host, |tree| {
             conditions.check_write(tree.etag(write.pointer())?.as_deref(), write.pointer())?;
             write.apply(tree, config, host)
         })
-        .map(|response| (response, None)),
+        .map(|(response, garbage)| (response, None, garbage)),
     }
 }
 
@@ -185,29 +192,37 @@ fn read<T>(host: &impl Host, mut attempt: impl FnMut() -> Result<T, Problem>) ->
 }
 
 /// Runs `write` on the stored document and commits the result, retrying on conflicts.
+/// Returns the response and the garbage of every attempt.
 fn transact<S: Store>(
     store: &S,
     config: &Config,
     host: &impl Host,
     mut write: impl FnMut(&mut Tree<'_, S>) -> Result<Response, Problem>,
-) -> Result<Response, Problem> {
+) -> Result<(Response, Garbage), Problem> {
+    let mut garbage = Garbage::default();
     for attempt in 1..=WRITE_ATTEMPTS_MAX {
         let session = u64::from_le_bytes(host.random_bytes()[..8].try_into().expect("8 bytes"));
         let (mut tree, watch) = Tree::watch(store, config.layout, session)?;
         match write(&mut tree) {
-            Ok(response) => match tree.commit(watch)? {
-                Swap::Done => return Ok(response),
-                Swap::Conflict => host.back_off(attempt),
-            },
+            Ok(response) => {
+                let (swap, left) = tree.commit(watch)?;
+                garbage.absorb(left);
+                match swap {
+                    Swap::Done => return Ok((response, garbage)),
+                    Swap::Conflict => host.back_off(attempt),
+                }
+            }
             Err(problem) => {
-                tree.abort();
+                garbage.absorb(tree.abort());
                 if problem.kind != problem::STALE {
+                    garbage.collect(store, config.layout);
                     return Err(problem);
                 }
                 host.back_off(attempt);
             }
         }
     }
+    garbage.collect(store, config.layout);
     Err(Problem::new(
         503,
         "contention",

@@ -152,33 +152,33 @@ impl<'s, S: Store> Tree<'s, S> {
     }
 
     /// Commits the transaction: swaps in a root record of the next generation if the root is
-    /// still the one this tree read. Then it deletes what the commit made unreachable, or, on a
-    /// conflict, what this transaction wrote. Those deletions are best effort: what they miss,
-    /// [`Tree::sweep`] collects.
-    pub fn commit(mut self, watch: S::Watch) -> Result<Swap, Error> {
+    /// still the one this tree read. Returns what became garbage: on success, what the commit
+    /// replaced; on a conflict, what this transaction wrote. Deleting it is left to the caller
+    /// ([`Garbage::collect`]), so that it can answer its client first.
+    pub fn commit(mut self, watch: S::Watch) -> Result<(Swap, Garbage), Error> {
         let generation = self.generation + 1;
         let record = RootRecord { generation, root: self.root.take() };
         let mut bytes = vec![FORMAT];
         serde_json::to_writer(&mut bytes, &record).expect("a root record serializes");
         let swap = self.store.swap(watch, &bytes)?;
-        let garbage = match swap {
+        let keys = match swap {
             Swap::Done => self.replaced.take(),
             Swap::Conflict => self.written.take(),
         };
-        for key in garbage {
-            let _ = self.delete_record(&key);
-        }
-        if swap == Swap::Done && generation.is_multiple_of(self.config.sweep_every) {
-            let _ = Tree::sweep(self.store, self.config);
-        }
-        Ok(swap)
+        let sweep = swap == Swap::Done && generation.is_multiple_of(self.config.sweep_every);
+        Ok((swap, self.garbage(keys, sweep)))
     }
 
-    /// Ends the transaction without committing, deleting what it wrote (best effort).
-    pub fn abort(self) {
-        for key in self.written.take() {
-            let _ = self.delete_record(&key);
-        }
+    /// Ends the transaction without committing; what it wrote is garbage.
+    pub fn abort(self) -> Garbage {
+        let keys = self.written.take();
+        self.garbage(keys, false)
+    }
+
+    fn garbage(&self, keys: Vec<String>, sweep: bool) -> Garbage {
+        let parts = self.parts.borrow();
+        let keys = keys.into_iter().map(|key| (parts.get(&key).copied().unwrap_or(0), key)).collect();
+        Garbage { keys, sweep }
     }
 
     /// Deletes every record that the current root does not reach and that was built on an
@@ -296,16 +296,6 @@ impl<'s, S: Store> Tree<'s, S> {
         Ok(key)
     }
 
-    /// Deletes a record and the parts this tree knows it has (the sweep finds any others).
-    fn delete_record(&self, key: &str) -> Result<(), Error> {
-        self.store.delete(key)?;
-        let count = self.parts.borrow().get(key).copied().unwrap_or(0);
-        for part in 0..count {
-            self.store.delete(&format!("{key}/{part}"))?;
-        }
-        Ok(())
-    }
-
     /// Notes that the record `key` is no longer part of the document once this commits.
     fn retire(&self, key: &str) {
         self.replaced.borrow_mut().push(key.to_owned());
@@ -319,6 +309,43 @@ impl<'s, S: Store> Tree<'s, S> {
         let mut keys = HashSet::new();
         let _ = self.mark(&child, &mut keys);
         self.replaced.borrow_mut().extend(keys);
+    }
+}
+
+/// Records that no root reaches any more, to delete when a transaction is over; deleting them
+/// is best effort, since the sweep finds whatever is missed.
+#[derive(Debug, Default)]
+#[must_use = "garbage is deleted by `collect`"]
+pub struct Garbage {
+    /// Keys, with how many parts each record is known to have.
+    keys: Vec<(usize, String)>,
+    /// Whether to sweep the whole store afterwards.
+    sweep: bool,
+}
+
+impl Garbage {
+    /// Adds `other` to this garbage.
+    pub fn absorb(&mut self, other: Garbage) {
+        self.keys.extend(other.keys);
+        self.sweep |= other.sweep;
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && !self.sweep
+    }
+
+    /// Deletes the records (and their parts), then sweeps if it is time to.
+    pub fn collect<S: Store>(self, store: &S, config: LayoutConfig) {
+        for (parts, key) in self.keys {
+            let _ = store.delete(&key);
+            for part in 0..parts {
+                let _ = store.delete(&format!("{key}/{part}"));
+            }
+        }
+        if self.sweep {
+            let _ = Tree::sweep(store, config);
+        }
     }
 }
 

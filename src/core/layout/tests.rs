@@ -49,7 +49,9 @@ fn ptr(s: &str) -> PointerBuf {
 fn write<S: Store>(store: &S, config: LayoutConfig, write: impl FnOnce(&mut Tree<'_, S>)) {
     let (mut tree, watch) = Tree::watch(store, config, 7).unwrap();
     write(&mut tree);
-    assert_eq!(tree.commit(watch).unwrap(), Swap::Done);
+    let (swap, garbage) = tree.commit(watch).unwrap();
+    assert_eq!(swap, Swap::Done);
+    garbage.collect(store, config);
 }
 
 fn read<S: Store>(store: &S, config: LayoutConfig, pointer: &str) -> Option<Value> {
@@ -167,7 +169,7 @@ fn the_sweep_spares_what_a_concurrent_writer_is_building() {
     let (mut building, watch) = Tree::watch(&store, config, 5).unwrap();
     building.put(&ptr("/c"), json!({"new": "value with some length"})).unwrap();
     assert_eq!(Tree::sweep(&store, config).unwrap(), 0);
-    assert_eq!(building.commit(watch).unwrap(), Swap::Done);
+    assert_eq!(building.commit(watch).unwrap().0, Swap::Done);
     assert_eq!(read(&store, config, "/c/new"), Some(json!("value with some length")));
     assert_eq!(read(&store, config, "/a/2"), Some(json!(3)));
 }
@@ -204,7 +206,9 @@ fn a_conflicting_commit_cleans_up_after_itself() {
     write(&store, config, |tree| {
         tree.put(&ptr("/c"), json!(1)).unwrap();
     });
-    assert_eq!(loser.commit(watch).unwrap(), Swap::Conflict);
+    let (swap, garbage) = loser.commit(watch).unwrap();
+    assert_eq!(swap, Swap::Conflict);
+    garbage.collect(&store, config);
     assert!(store.len() <= keys + 1, "{} keys, {keys} before", store.len());
     assert_eq!(read(&store, config, ""), Some(json!({"a": "first value here", "c": 1})));
 }
