@@ -358,7 +358,7 @@ impl<S: Store> Tree<'_, S> {
                     Edit::RemoveAt(at) => {
                         elements.remove(at);
                     }
-                    other => return Err(Error::Corrupt(format!("{other:?} on array page {key}"))),
+                    _ => return Err(Error::Corrupt(format!("a member edit on array page {key}"))),
                 }
                 Page::Elements(elements)
             }
@@ -374,7 +374,7 @@ impl<S: Store> Tree<'_, S> {
                 pages.splice(at..=at, replacement);
                 Page::Index(pages)
             }
-            (_, edit) => return Err(Error::Corrupt(format!("{edit:?} on page {key} of the wrong kind"))),
+            _ => return Err(Error::Corrupt(format!("an edit on page {key} of the wrong kind"))),
         };
         self.pack(edited)
     }

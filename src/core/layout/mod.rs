@@ -20,7 +20,6 @@ pub use ops::OpError;
 
 use crate::store::{Store, StoreError, Swap};
 use node::{Child, Kind, Page, TAG_PAGE, TAG_PARTS, TAG_SCALAR};
-use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -95,10 +94,34 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// The root record: the generation of the last commit and the document's root, if any.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 struct RootRecord {
     generation: u64,
     root: Option<Child>,
+}
+
+impl RootRecord {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![FORMAT];
+        out.extend_from_slice(format!("{{\"generation\":{},\"root\":", self.generation).as_bytes());
+        match &self.root {
+            Some(child) => child.write(&mut out, true),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+        out
+    }
+
+    fn decode(json: &[u8]) -> Result<RootRecord, String> {
+        let value: serde_json::Value = serde_json::from_slice(json).map_err(|error| error.to_string())?;
+        let serde_json::Value::Object(mut map) = value else { return Err("the root record is an object".into()) };
+        let generation = map.get("generation").and_then(serde_json::Value::as_u64).ok_or("no generation")?;
+        let root = match map.remove("root") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(child) => Some(Child::decode(child)?),
+        };
+        Ok(RootRecord { generation, root })
+    }
 }
 
 /// The document as of one root record, with the writes of one transaction on top.
@@ -158,9 +181,7 @@ impl<'s, S: Store> Tree<'s, S> {
     pub fn commit(mut self, watch: S::Watch) -> Result<(Swap, Garbage), Error> {
         let generation = self.generation + 1;
         let record = RootRecord { generation, root: self.root.take() };
-        let mut bytes = vec![FORMAT];
-        serde_json::to_writer(&mut bytes, &record).expect("a root record serializes");
-        let swap = self.store.swap(watch, &bytes)?;
+        let swap = self.store.swap(watch, &record.encode())?;
         let keys = match swap {
             Swap::Done => self.replaced.take(),
             Swap::Conflict => self.written.take(),
@@ -239,8 +260,9 @@ impl<'s, S: Store> Tree<'s, S> {
     fn read_page_uncached(&self, key: &str) -> Result<Page, Error> {
         let bytes = self.read_record(key)?;
         match bytes.split_first() {
-            Some((&TAG_PAGE, json)) => serde_json::from_slice(json)
-                .map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}"))),
+            Some((&TAG_PAGE, json)) => {
+                Page::decode(json).map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}")))
+            }
             _ => Err(Error::Corrupt(format!("record {key} is not a page"))),
         }
     }
@@ -352,8 +374,9 @@ impl Garbage {
 fn decode_root(bytes: Option<&[u8]>) -> Result<RootRecord, Error> {
     match bytes {
         None | Some([]) => Ok(RootRecord { generation: 0, root: None }),
-        Some([FORMAT, json @ ..]) => serde_json::from_slice(json)
-            .map_err(|error| Error::Corrupt(format!("the root record is not valid: {error}"))),
+        Some([FORMAT, json @ ..]) => {
+            RootRecord::decode(json).map_err(|error| Error::Corrupt(format!("the root record is not valid: {error}")))
+        }
         Some([tag, ..]) => Err(Error::Corrupt(format!("the root record has unknown format {tag:#04x}"))),
     }
 }

@@ -3,9 +3,12 @@
 //! Records are JSON behind a one-byte tag, so a store can be inspected with ordinary tools.
 //! A page's hash covers its content and its children's hashes but not their keys, so it is a
 //! Merkle hash of the content: equal pages built the same way have equal hashes.
+//!
+//! The codec is written by hand over `serde_json::Value` rather than derived: the component
+//! already carries `Value`'s code, and derived code for these types would add a third to its
+//! size. Decoding moves inline values out of the parsed `Value`, so it copies nothing.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The first byte of a page record.
 pub const TAG_PAGE: u8 = b'P';
@@ -29,8 +32,7 @@ pub fn hash(bytes: &[u8]) -> Hash {
 }
 
 /// What a stored node holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// An object, as a tree of pages.
     Object,
@@ -41,7 +43,7 @@ pub enum Kind {
 }
 
 /// A reference to a stored node: its key, its content hash and how many members it has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRef {
     /// The key of the node's record (for a collection, its top page).
     pub key: String,
@@ -54,18 +56,16 @@ pub struct NodeRef {
 }
 
 /// A value in its parent: inline when small, else a reference to its own node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Child {
     /// The value itself.
-    #[serde(rename = "v")]
     Inline(Value),
     /// The value's node.
-    #[serde(rename = "n")]
     Node(NodeRef),
 }
 
 /// A reference from an index page to a page below it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRef {
     /// The page's key.
     pub key: String,
@@ -74,17 +74,14 @@ pub struct PageRef {
     /// The number of collection members under the page.
     pub len: u64,
     /// For objects, the first member name under the page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<String>,
     /// Whether other records hang below the page (it is an index page, or has a child node),
     /// so that collecting garbage need not read pages that have none.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub below: bool,
 }
 
 /// One page of a collection's tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Page {
     /// Object members, sorted by name.
     Members(Vec<(String, Child)>),
@@ -139,31 +136,164 @@ impl Page {
 
     /// The record bytes: the tag and the page as JSON.
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = vec![TAG_PAGE];
-        serde_json::to_writer(&mut bytes, self).expect("a page always serializes");
-        bytes
+        self.encode_with(true)
     }
 
-    /// The content hash: of the page with every key left out, so it depends only on content.
+    /// The content hash: of the page's JSON with every key left empty, so it depends only on
+    /// content.
     pub fn hash(&self) -> Hash {
-        let keyless = match self {
-            Page::Index(pages) => {
-                Page::Index(pages.iter().map(|page| PageRef { key: String::new(), ..page.clone() }).collect())
-            }
-            Page::Members(members) => {
-                Page::Members(members.iter().map(|(name, child)| (name.clone(), keyless(child))).collect())
-            }
-            Page::Elements(elements) => Page::Elements(elements.iter().map(keyless).collect()),
+        hash(&self.encode_with(false))
+    }
+
+    fn encode_with(&self, keys: bool) -> Vec<u8> {
+        let mut out = vec![TAG_PAGE];
+        let (name, count) = match self {
+            Page::Members(members) => ("members", members.len()),
+            Page::Elements(elements) => ("elements", elements.len()),
+            Page::Index(pages) => ("index", pages.len()),
         };
-        hash(&keyless.encode())
+        out.extend_from_slice(format!("{{\"{name}\":[").as_bytes());
+        for at in 0..count {
+            if at > 0 {
+                out.push(b',');
+            }
+            match self {
+                Page::Members(members) => {
+                    out.push(b'[');
+                    write_json(&mut out, &members[at].0);
+                    out.push(b',');
+                    members[at].1.write(&mut out, keys);
+                    out.push(b']');
+                }
+                Page::Elements(elements) => elements[at].write(&mut out, keys),
+                Page::Index(pages) => pages[at].write(&mut out, keys),
+            }
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+
+    /// Decodes a page's JSON (without the tag).
+    pub fn decode(json: &[u8]) -> Result<Page, String> {
+        let value: Value = serde_json::from_slice(json).map_err(|error| error.to_string())?;
+        let Value::Object(map) = value else { return Err("a page is an object".into()) };
+        let Some((name, Value::Array(items))) = map.into_iter().next() else {
+            return Err("a page holds one list".into());
+        };
+        match name.as_str() {
+            "members" => items.into_iter().map(decode_member).collect::<Result<_, _>>().map(Page::Members),
+            "elements" => items.into_iter().map(Child::decode).collect::<Result<_, _>>().map(Page::Elements),
+            "index" => items.into_iter().map(PageRef::decode).collect::<Result<_, _>>().map(Page::Index),
+            other => Err(format!("unknown page kind {other:?}")),
+        }
     }
 }
 
-fn keyless(child: &Child) -> Child {
-    match child {
-        Child::Inline(value) => Child::Inline(value.clone()),
-        Child::Node(node) => Child::Node(NodeRef { key: String::new(), ..node.clone() }),
+fn decode_member(item: Value) -> Result<(String, Child), String> {
+    let Value::Array(pair) = item else { return Err("a member is [name, child]".into()) };
+    let mut pair = pair.into_iter();
+    match (pair.next(), pair.next(), pair.next()) {
+        (Some(Value::String(name)), Some(child), None) => Ok((name, Child::decode(child)?)),
+        _ => Err("a member is [name, child]".into()),
     }
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Object => "object",
+            Kind::Array => "array",
+            Kind::Scalar => "scalar",
+        }
+    }
+
+    fn from_name(name: &str) -> Result<Kind, String> {
+        match name {
+            "object" => Ok(Kind::Object),
+            "array" => Ok(Kind::Array),
+            "scalar" => Ok(Kind::Scalar),
+            other => Err(format!("unknown node kind {other:?}")),
+        }
+    }
+}
+
+impl Child {
+    /// Writes `{"v":VALUE}` or `{"n":NODEREF}`, with the node's key only if `keys`.
+    pub fn write(&self, out: &mut Vec<u8>, keys: bool) {
+        match self {
+            Child::Inline(value) => {
+                out.extend_from_slice(b"{\"v\":");
+                serde_json::to_writer(&mut *out, value).expect("a Value always serializes");
+                out.push(b'}');
+            }
+            Child::Node(node) => {
+                out.extend_from_slice(b"{\"n\":{\"key\":");
+                write_json(out, if keys { &node.key } else { "" });
+                out.extend_from_slice(b",\"hash\":");
+                write_json(out, &node.hash);
+                let tail = format!(",\"kind\":\"{}\",\"len\":{}}}}}", node.kind.name(), node.len);
+                out.extend_from_slice(tail.as_bytes());
+            }
+        }
+    }
+
+    /// Decodes what [`Child::write`] wrote, parsed.
+    pub fn decode(value: Value) -> Result<Child, String> {
+        let Value::Object(map) = value else { return Err("a child is an object".into()) };
+        match map.into_iter().next() {
+            Some((tag, value)) if tag == "v" => Ok(Child::Inline(value)),
+            Some((tag, Value::Object(mut node))) if tag == "n" => Ok(Child::Node(NodeRef {
+                key: take_string(&mut node, "key")?,
+                hash: take_string(&mut node, "hash")?,
+                kind: Kind::from_name(&take_string(&mut node, "kind")?)?,
+                len: node.get("len").and_then(Value::as_u64).ok_or("a node has a len")?,
+            })),
+            _ => Err("a child is {\"v\": value} or {\"n\": node}".into()),
+        }
+    }
+}
+
+impl PageRef {
+    fn write(&self, out: &mut Vec<u8>, keys: bool) {
+        out.extend_from_slice(b"{\"key\":");
+        write_json(out, if keys { &self.key } else { "" });
+        out.extend_from_slice(b",\"hash\":");
+        write_json(out, &self.hash);
+        out.extend_from_slice(format!(",\"len\":{}", self.len).as_bytes());
+        if let Some(first) = &self.first {
+            out.extend_from_slice(b",\"first\":");
+            write_json(out, first);
+        }
+        if self.below {
+            out.extend_from_slice(b",\"below\":true");
+        }
+        out.push(b'}');
+    }
+
+    fn decode(value: Value) -> Result<PageRef, String> {
+        let Value::Object(mut map) = value else { return Err("a page reference is an object".into()) };
+        Ok(PageRef {
+            key: take_string(&mut map, "key")?,
+            hash: take_string(&mut map, "hash")?,
+            len: map.get("len").and_then(Value::as_u64).ok_or("a page reference has a len")?,
+            first: match map.remove("first") {
+                Some(Value::String(first)) => Some(first),
+                _ => None,
+            },
+            below: map.get("below").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
+
+fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<String, String> {
+    match map.remove(name) {
+        Some(Value::String(text)) => Ok(text),
+        _ => Err(format!("missing string {name:?}")),
+    }
+}
+
+fn write_json(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(&mut *out, text).expect("a string always serializes");
 }
 
 /// The encoded size of one page item, for packing pages.
@@ -233,7 +363,13 @@ mod tests {
         }]);
         let bytes = page.encode();
         assert_eq!(bytes[0], TAG_PAGE);
-        assert_eq!(serde_json::from_slice::<Page>(&bytes[1..]).unwrap(), page);
+        assert_eq!(Page::decode(&bytes[1..]).unwrap(), page);
+        let node = Child::Node(NodeRef { key: "k".into(), hash: hash(b"x"), kind: Kind::Scalar, len: 0 });
+        let members = Page::Members(vec![("a\"b".into(), node), ("c".into(), Child::Inline(json!({"v": [1]})))]);
+        assert_eq!(Page::decode(&members.encode()[1..]).unwrap(), members);
+        let expected =
+            r#"P{"members":[["a\"b",{"n":{"key":"k","hash":"H","kind":"scalar","len":0}}],["c",{"v":{"v":[1]}}]]}"#;
+        assert_eq!(String::from_utf8(members.encode()).unwrap(), expected.replace('H', &hash(b"x")));
         assert_eq!(json_len(&json!({"a": [1, "x"]})), r#"{"a":[1,"x"]}"#.len());
     }
 }
