@@ -183,14 +183,13 @@ impl<S: Store> Tree<'_, S> {
     }
 
     fn write_page(&self, page: Page) -> Result<PageRef, Error> {
-        let reference = PageRef {
-            key: String::new(),
-            hash: page.hash(),
-            len: page.len(),
-            first: page.first(),
-            below: page.below(),
-        };
-        let key = self.write_record(&page.encode())?;
+        let bytes = page.encode();
+        let below = page.below();
+        // Keys appear only in references to records below, so without those the record is
+        // its own keyless form.
+        let hash = if below { page.hash() } else { node::hash(&bytes) };
+        let key = self.write_record(&bytes)?;
+        let reference = PageRef { key: String::new(), hash, len: page.len(), first: page.first(), below };
         self.cache.borrow_mut().insert(key.clone(), std::rc::Rc::new(page));
         Ok(PageRef { key, ..reference })
     }
