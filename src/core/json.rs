@@ -42,6 +42,19 @@ pub fn parse(bytes: &[u8], depth_max: usize) -> Result<Value, JsonError> {
     })
 }
 
+/// Checks that `bytes` is one JSON value nested at most `depth_max` deep, without building it.
+pub fn validate(bytes: &[u8], depth_max: usize) -> Result<(), JsonError> {
+    let depth_max = depth_max.min(DEPTH_MAX_LIMIT);
+    if nesting(bytes) > depth_max {
+        return Err(JsonError::TooDeep { depth_max });
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map(drop).map_err(|error| JsonError::Syntax {
+        message: syntax_message(&error),
+        line: error.line(),
+        column: error.column(),
+    })
+}
+
 /// The deepest bracket nesting in `bytes`, ignoring brackets inside strings.
 pub fn nesting(bytes: &[u8]) -> usize {
     let (mut level, mut deepest) = (0usize, 0usize);

@@ -3,7 +3,7 @@
 use super::problem::{Problem, too_deep};
 use super::{ACCEPT_PATCH, ALLOW, Config, Host, Request, Response, respond};
 use crate::core::document::{self, Placed};
-use crate::core::layout::Tree;
+use crate::core::layout::{Payload, Tree};
 use crate::core::patch;
 use crate::core::{Pointer, PointerBuf, json, path, push_id};
 use crate::store::Store;
@@ -17,8 +17,9 @@ pub enum Op {
     Options,
     /// `GET` or `HEAD`: read the value at the pointer.
     Get(PointerBuf),
-    /// `PUT`: create or replace the value at the pointer.
-    Put(PointerBuf, Value),
+    /// `PUT`: create or replace the value at the pointer; a big body stays JSON text, stored
+    /// as it is parsed.
+    Put(PointerBuf, Payload),
     /// `POST`: add the value to the array or object at the pointer.
     Post(PointerBuf, Value),
     /// `PATCH` with a JSON Merge Patch.
@@ -62,12 +63,16 @@ impl Op {
                 if !matches!(media_type.as_deref(), None | Some("application/json")) {
                     return Err(unsupported_media_type(method, media_type.as_deref(), "application/json"));
                 }
+                if method == "PUT" && request.body.len() > STREAM_BYTES_MIN {
+                    json::validate(&request.body, config.depth_max.saturating_sub(pointer.count()))?;
+                    return Ok(Op::Put(pointer, Payload::Json(request.body.clone())));
+                }
                 let value = body()?;
                 let created_levels = usize::from(method == "POST");
                 if pointer.count() + created_levels + document::depth(&value) > config.depth_max {
                     return Err(too_deep(config.depth_max));
                 }
-                if method == "PUT" { Op::Put(pointer, value) } else { Op::Post(pointer, value) }
+                if method == "PUT" { Op::Put(pointer, Payload::Value(value)) } else { Op::Post(pointer, value) }
             }
             _ => match media_type.as_deref() {
                 Some("application/merge-patch+json" | "application/json") => Op::MergePatch(pointer, body()?),
@@ -106,8 +111,9 @@ impl Op {
         let failed = |error| Problem::from_op(error, pointer);
         match self {
             Op::Put(pointer, value) => {
-                let (placed, location) = tree.put(pointer, value.clone()).map_err(failed)?;
-                Ok(respond::written(placed, &location, value, tag(tree, &location)?))
+                let (placed, location) = tree.put_payload(pointer, value.clone()).map_err(failed)?;
+                let body = tree.json_at(&location)?.ok_or_else(|| Problem::not_found(&location))?;
+                Ok(respond::written(placed, &location, body, tag(tree, &location)?))
             }
             Op::Post(pointer, value) => {
                 let new_key = || push_id::new(host.now_millis(), host.random_bytes());
@@ -126,12 +132,12 @@ impl Op {
             Op::MergePatch(pointer, merge_patch) => {
                 let placed = tree.merge_patch(pointer, merge_patch).map_err(failed)?;
                 let value = patched_value(tree, pointer, config)?;
-                Ok(respond::written(placed, pointer, &value, tag(tree, pointer)?))
+                Ok(respond::written(placed, pointer, serialize(&value), tag(tree, pointer)?))
             }
             Op::JsonPatch(pointer, operations) => {
                 tree.json_patch(pointer, operations).map_err(failed)?;
                 let value = patched_value(tree, pointer, config)?;
-                Ok(respond::written(Placed::Replaced, pointer, &value, tag(tree, pointer)?))
+                Ok(respond::written(Placed::Replaced, pointer, serialize(&value), tag(tree, pointer)?))
             }
             Op::Delete(pointer) => {
                 tree.delete(pointer).map_err(failed)?;
@@ -140,6 +146,13 @@ impl Op {
             Op::Options | Op::Get(_) => unreachable!("reads are not run as writes"),
         }
     }
+}
+
+/// Bodies larger than this are stored as they are parsed, without a parsed copy in memory.
+pub const STREAM_BYTES_MIN: usize = 64 * 1024;
+
+fn serialize(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("a Value always serializes")
 }
 
 /// The ETag of the value just written at `pointer`.

@@ -3,7 +3,6 @@
 use super::{ACCEPT_PATCH, ALLOW, Response};
 use crate::core::document::Placed;
 use crate::core::{Pointer, path};
-use serde_json::Value;
 
 /// A JSON body with its ETag, if it has one.
 pub fn json(status: u16, body: Vec<u8>, tag: Option<String>) -> Response {
@@ -16,11 +15,10 @@ pub fn json(status: u16, body: Vec<u8>, tag: Option<String>) -> Response {
     response
 }
 
-/// The response to a write that left `value`, tagged `tag`, at `location`: `201` with
-/// `Location` when it was created, `200` when it replaced a value; both carry the value and
-/// its ETag.
-pub fn written(placed: Placed, location: &Pointer, value: &Value, tag: String) -> Response {
-    let body = serde_json::to_vec(value).expect("a Value always serializes");
+/// The response to a write that left the value `body` (its JSON), tagged `tag`, at
+/// `location`: `201` with `Location` when it was created, `200` when it replaced a value; both
+/// carry the value and its ETag.
+pub fn written(placed: Placed, location: &Pointer, body: Vec<u8>, tag: String) -> Response {
     match placed {
         Placed::Created => {
             let mut response = json(201, body, Some(tag));

@@ -498,3 +498,22 @@ fn rfc6902_cases() {
         }
     }
 }
+
+#[test]
+fn big_bodies_are_stored_as_they_are_parsed() {
+    for api in Api::both() {
+        let items: Vec<Value> = (0..3000).map(|i| json!({"id": i, "name": format!("item number {i}")})).collect();
+        let doc = json!({"items": items, "z": 1, "z2": {"deep": [1, 2]}});
+        let body = doc.to_string();
+        assert!(body.len() > super::op::STREAM_BYTES_MIN);
+        let created = api.check("PUT", "/", &body, 201, Some(doc.clone()));
+        assert_eq!(created.header("etag"), api.send("GET", "/", &[], "").header("etag"));
+        api.check("GET", "/items/2999/name", "", 200, Some(json!("item number 2999")));
+        api.check("PUT", "/new/place", &body, 201, None);
+        api.check("PUT", "/z/x", &body, 409, None);
+        let broken = format!("{}!", &body[..body.len() - 1]);
+        let problem = api.check("PUT", "/", &broken, 400, None);
+        assert_eq!(json_body(&problem)["line"], json!(1));
+        assert_eq!(api.document().unwrap()["new"]["place"], doc);
+    }
+}

@@ -97,7 +97,7 @@ impl<S: Store> Tree<'_, S> {
 
     /// The child for a collection whose top level is `pages`: index pages are added until one
     /// page is left; a collection small enough is inlined again.
-    fn top(&self, kind: Kind, mut pages: Vec<PageRef>) -> Result<Child, Error> {
+    pub(super) fn top(&self, kind: Kind, mut pages: Vec<PageRef>) -> Result<Child, Error> {
         loop {
             match pages.len() {
                 0 => {
@@ -146,7 +146,7 @@ impl<S: Store> Tree<'_, S> {
     }
 
     /// Writes the items of `page` as one or more pages of about the target size.
-    fn pack(&self, page: Page) -> Result<Vec<PageRef>, Error> {
+    pub(super) fn pack(&self, page: Page) -> Result<Vec<PageRef>, Error> {
         let target = self.config.page_bytes_target.max(1);
         let sizes: Vec<usize> = match &page {
             Page::Members(members) => members.iter().map(|(name, child)| node::member_bytes(name, child)).collect(),
@@ -160,14 +160,15 @@ impl<S: Store> Tree<'_, S> {
         if total <= 2 * target {
             return Ok(vec![self.write_page(page)?]);
         }
-        // Cut greedily after the item that reaches the target; every page gets at least two
-        // items, so that each index level is at most half as long as the one below.
+        // Cut greedily after the item that reaches the target; every page but the last gets at
+        // least two items, so that each index level is about half as long as the one below.
+        // The streaming builder (`stream.rs`) cuts by the same rule.
         let mut cuts = Vec::new();
         let (mut filled, mut items_on_page) = (0, 0);
         for (index, size) in sizes.iter().enumerate() {
             filled += size;
             items_on_page += 1;
-            if filled >= target && items_on_page >= 2 && index + 2 < sizes.len() {
+            if cut_after(filled, items_on_page, target) && index + 1 < sizes.len() {
                 cuts.push(index + 1);
                 (filled, items_on_page) = (0, 0);
             }
@@ -182,7 +183,7 @@ impl<S: Store> Tree<'_, S> {
         pages.into_iter().map(|page| self.write_page(page)).collect()
     }
 
-    fn write_page(&self, page: Page) -> Result<PageRef, Error> {
+    pub(super) fn write_page(&self, page: Page) -> Result<PageRef, Error> {
         let bytes = page.encode();
         let below = page.below();
         // Keys appear only in references to records below, so without those the record is
@@ -377,6 +378,11 @@ impl<S: Store> Tree<'_, S> {
         };
         self.pack(edited)
     }
+}
+
+/// Whether a page being filled is closed after its latest item.
+pub(super) fn cut_after(filled: usize, items_on_page: usize, target: usize) -> bool {
+    filled >= target && items_on_page >= 2
 }
 
 /// The index page entry whose range holds member `name`.

@@ -15,8 +15,9 @@
 mod edit;
 pub mod node;
 mod ops;
+mod stream;
 
-pub use ops::OpError;
+pub use ops::{OpError, Payload};
 
 use crate::store::{Store, StoreError, Swap};
 use node::{Child, Kind, Page, TAG_PAGE, TAG_PARTS, TAG_SCALAR};

@@ -36,6 +36,42 @@ impl From<Error> for OpError {
     }
 }
 
+/// A value to write: parsed, or as JSON text known to be valid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// A parsed value.
+    Value(Value),
+    /// Valid JSON text, stored as it is parsed.
+    Json(Vec<u8>),
+}
+
+impl Payload {
+    /// The value, parsed if need be.
+    pub fn into_value(self) -> Result<Value, Error> {
+        match self {
+            Payload::Value(value) => Ok(value),
+            Payload::Json(json) => serde_json::from_slice(&json)
+                .map_err(|error| Error::Corrupt(format!("the body is not valid JSON: {error}"))),
+        }
+    }
+
+    /// The payload `{name: self}`.
+    fn wrap(self, name: &str) -> Payload {
+        match self {
+            Payload::Value(value) => Payload::Value(Value::Object(Map::from_iter([(name.to_owned(), value)]))),
+            Payload::Json(json) => {
+                let mut wrapped = serde_json::to_vec(&Value::Object(Map::new())).expect("serializes");
+                wrapped.pop();
+                serde_json::to_writer(&mut wrapped, name).expect("a string serializes");
+                wrapped.push(b':');
+                wrapped.extend_from_slice(&json);
+                wrapped.push(b'}');
+                Payload::Json(wrapped)
+            }
+        }
+    }
+}
+
 /// One step of a walk: a stored collection and the member taken in it.
 struct Step {
     node: NodeRef,
@@ -63,6 +99,13 @@ impl Walk {
 }
 
 impl<S: Store> Tree<'_, S> {
+    fn chunk_payload(&self, payload: Payload) -> Result<Child, Error> {
+        match payload {
+            Payload::Value(value) => self.chunk(value),
+            Payload::Json(json) => self.chunk_json(&json),
+        }
+    }
+
     /// The value at `pointer`, read whole.
     pub fn get(&self, pointer: &Pointer) -> Result<Option<Value>, Error> {
         let walk = self.walk(pointer, pointer.count())?;
@@ -74,6 +117,20 @@ impl<S: Store> Tree<'_, S> {
             Child::Inline(value) => Ok(document::get(Some(value), &rest(pointer, walk.depth())).cloned()),
             Child::Node(_) => Ok(None),
         }
+    }
+
+    /// The JSON of the value at `pointer`, written from the stored pages without parsing them
+    /// into one value.
+    pub fn json_at(&self, pointer: &Pointer) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(node) = self.node_at(pointer)? {
+            let mut out = Vec::new();
+            self.write_json(&node, &mut out).map_err(|error| match error.downcast::<Error>() {
+                Ok(error) => error,
+                Err(error) => Error::Corrupt(error.to_string()),
+            })?;
+            return Ok(Some(out));
+        }
+        Ok(self.get(pointer)?.map(|value| serde_json::to_vec(&value).expect("a Value always serializes")))
     }
 
     /// The value at `pointer` when it is stored as a node of its own: big enough to stream
@@ -101,15 +158,22 @@ impl<S: Store> Tree<'_, S> {
 
     /// Creates or replaces the value at `pointer`, like [`document::put`].
     pub fn put(&mut self, pointer: &Pointer, value: Value) -> Result<(Placed, PointerBuf), OpError> {
+        self.put_payload(pointer, Payload::Value(value))
+    }
+
+    /// [`Tree::put`] for a value given as JSON text, which is stored as it is parsed when its
+    /// place is in a stored collection or the root (the usual case for a big value).
+    pub fn put_payload(&mut self, pointer: &Pointer, value: Payload) -> Result<(Placed, PointerBuf), OpError> {
         let Some((parent, last)) = pointer.split_back() else {
             let placed = if self.root.is_some() { Placed::Replaced } else { Placed::Created };
             self.retire_child(self.root.clone());
-            self.root = Some(self.chunk(value)?);
+            self.root = Some(self.chunk_payload(value)?);
             return Ok((placed, PointerBuf::new()));
         };
         let walk = self.walk(pointer, parent.count())?;
         let depth = walk.depth();
         let Some(node) = walk.collection().cloned() else {
+            let value = value.into_value()?;
             return self
                 .in_value(walk, pointer, |doc, rest| document::put(doc, rest, value).map_err(OpError::Conflict));
         };
@@ -128,12 +192,12 @@ impl<S: Store> Tree<'_, S> {
                 .collect::<Vec<_>>()
                 .into_iter()
                 .rev()
-                .fold(value, |value, token| Value::Object(Map::from_iter([(token.decoded().into_owned(), value)])));
-            let child = self.chunk(nested)?;
+                .fold(value, |value, token| value.wrap(&token.decoded()));
+            let child = self.chunk_payload(nested)?;
             self.set_member(walk, node, Edit::Set(token.decoded().into_owned(), child))?;
             return Ok((Placed::Created, pointer.to_buf()));
         }
-        let child = self.chunk(value)?;
+        let child = self.chunk_payload(value)?;
         match node.kind {
             Kind::Object => {
                 let name = last.decoded().into_owned();

@@ -212,3 +212,57 @@ fn a_conflicting_commit_cleans_up_after_itself() {
     assert!(store.len() <= keys + 1, "{} keys, {keys} before", store.len());
     assert_eq!(read(&store, config, ""), Some(json!({"a": "first value here", "c": 1})));
 }
+
+fn stored_both_ways(config: LayoutConfig, json: &str) -> [(Option<String>, Option<Value>, usize); 2] {
+    let payloads = [Payload::Value(serde_json::from_str(json).unwrap()), Payload::Json(json.as_bytes().to_vec())];
+    payloads.map(|payload| {
+        let store = MemoryStore::new();
+        write(&store, config, |tree| {
+            tree.put_payload(&ptr(""), payload).unwrap();
+        });
+        let tree = Tree::read(&store, config).unwrap();
+        (tree.etag(&ptr("")).unwrap(), tree.get(&ptr("")).unwrap(), store.len())
+    })
+}
+
+#[test]
+fn streaming_stores_the_same_tree_as_a_parsed_value() {
+    let tiny = LayoutConfig { inline_bytes_max: 12, page_bytes_target: 60, chunk_bytes_max: 200, sweep_every: 1000 };
+    let cases = [
+        r#"{"b": [1, 2, {"x": "a longer string value"}], "a": {"z": 1, "y": [true, null, 2.5]}}"#.to_owned(),
+        r#"{"dup": 1, "other": "first value", "dup": 2}"#.to_owned(),
+        r#""a big scalar string, longer than the inline limit""#.to_owned(),
+        serde_json::to_string(&big_document(40)).unwrap(),
+        format!("[{}]", (0..500).map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
+        "[]".to_owned(),
+        "{}".to_owned(),
+    ];
+    for json in cases {
+        for config in [tiny, LayoutConfig::default()] {
+            let [parsed, streamed] = stored_both_ways(config, &json);
+            assert_eq!(parsed, streamed, "{json}");
+            assert_eq!(streamed.1, Some(serde_json::from_str::<Value>(&json).unwrap()));
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn streaming_matches_parsing_for_any_value(value in arb_json()) {
+        let tiny = LayoutConfig { inline_bytes_max: 10, page_bytes_target: 30, chunk_bytes_max: 100, sweep_every: 1000 };
+        let [parsed, streamed] = stored_both_ways(tiny, &value.to_string());
+        proptest::prop_assert_eq!(parsed, streamed);
+    }
+}
+
+fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![Just(Value::Null), any::<i64>().prop_map(Value::from), "[a-z]{0,12}".prop_map(Value::from)];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-d]{1,3}", inner, 0..8)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}

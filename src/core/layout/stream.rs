@@ -1,0 +1,230 @@
+//! Storing a JSON text as it is parsed, without building a `Value` of it first.
+//!
+//! A `serde` seed parses the text and stores each value bottom-up as soon as it is complete:
+//! small values stay inline, array pages are written as they fill, so memory holds the text,
+//! the current path and one page per open array. Object members must be sorted, so an object's
+//! own members are held until it closes (its large children are already stored). Pages are cut
+//! by the same rule as [`Tree::pack`](super::Tree), so the stored tree, and every hash, is the
+//! same as when the value is stored from a `Value`.
+
+use super::edit::cut_after;
+use super::node::{self, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
+use super::{Error, Tree};
+use crate::store::Store;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::fmt;
+
+impl<S: Store> Tree<'_, S> {
+    /// Stores the JSON text `json`, returning how its parent refers to it.
+    ///
+    /// `json` must already be known to be valid JSON; a layout failure comes back as itself.
+    pub(super) fn chunk_json(&self, json: &[u8]) -> Result<Child, Error> {
+        let failure = RefCell::new(None);
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let outcome = Seed { tree: self, failure: &failure }.deserialize(&mut deserializer);
+        if let Some(error) = failure.into_inner() {
+            return Err(error);
+        }
+        let (child, _) = outcome.map_err(|error| Error::Corrupt(format!("the body is not valid JSON: {error}")))?;
+        Ok(child)
+    }
+}
+
+/// Parses one value and stores it; returns the child and, when inline, its JSON length.
+struct Seed<'a, 't, 's, S: Store> {
+    tree: &'a Tree<'s, S>,
+    failure: &'t RefCell<Option<Error>>,
+}
+
+impl<S: Store> Clone for Seed<'_, '_, '_, S> {
+    fn clone(&self) -> Self {
+        Seed { tree: self.tree, failure: self.failure }
+    }
+}
+
+impl<S: Store> Seed<'_, '_, '_, S> {
+    /// Turns a layout failure into a parse error, remembering the failure.
+    fn fail<E: de::Error>(&self, error: Error) -> E {
+        let message = error.to_string();
+        *self.failure.borrow_mut() = Some(error);
+        E::custom(message)
+    }
+
+    fn scalar<E: de::Error>(&self, value: Value) -> Result<(Child, Option<usize>), E> {
+        let len = node::json_len(&value);
+        if len <= self.tree.config.inline_bytes_max {
+            return Ok((Child::Inline(value), Some(len)));
+        }
+        let mut bytes = vec![TAG_SCALAR];
+        serde_json::to_writer(&mut bytes, &value).expect("a Value always serializes");
+        let hash = node::hash(&bytes[1..]);
+        let key = self.tree.write_record(&bytes).map_err(|error| self.fail(error))?;
+        Ok((Child::Node(NodeRef { key, hash, kind: Kind::Scalar, len: 0 }), None))
+    }
+}
+
+impl<'de, S: Store> DeserializeSeed<'de> for Seed<'_, '_, '_, S> {
+    type Value = (Child, Option<usize>);
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, '_, S> {
+    type Value = (Child, Option<usize>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        self.scalar(Value::Bool(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        self.scalar(Value::from(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        self.scalar(Value::from(value))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        self.scalar(Value::from(value))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        self.scalar(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+        self.scalar(Value::String(value))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.scalar(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut builder = Elements::new(self.tree.config.inline_bytes_max, self.tree.config.page_bytes_target);
+        while let Some((child, len)) = seq.next_element_seed(self.clone())? {
+            builder.push(self.tree, child, len).map_err(|error| self.fail(error))?;
+        }
+        builder.finish(self.tree).map_err(|error| self.fail(error))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members: Vec<(String, Child, Option<usize>)> = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let (child, len) = map.next_value_seed(self.clone())?;
+            members.push((name, child, len));
+        }
+        // Sorted by name; of duplicate names the last one counts, as in `serde_json::Value`.
+        members.reverse();
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        members.dedup_by(|later, earlier| later.0 == earlier.0);
+        let inline_len = members.iter().try_fold(2 + members.len().saturating_sub(1), |total, (name, _, len)| {
+            len.map(|len| total + len + node::str_json_len(name) + 1)
+        });
+        if inline_len.is_some_and(|len| len <= self.tree.config.inline_bytes_max) {
+            let map: Map<String, Value> =
+                members.into_iter().map(|(name, child, _)| (name, into_value(child))).collect();
+            return Ok((Child::Inline(Value::Object(map)), inline_len));
+        }
+        let page = Page::Members(members.into_iter().map(|(name, child, _)| (name, child)).collect());
+        let stored = self.tree.pack(page).and_then(|pages| self.tree.top(Kind::Object, pages));
+        stored.map(|child| (child, None)).map_err(|error| self.fail(error))
+    }
+}
+
+/// An array's elements as they arrive: held while the array may still be small enough to
+/// inline or to fit one page, then written a page at a time.
+struct Elements {
+    inline_max: usize,
+    target: usize,
+    held: Vec<(Child, Option<usize>)>,
+    held_bytes: usize,
+    inline_len: Option<usize>,
+    pages: Vec<PageRef>,
+    filled: usize,
+    on_page: usize,
+    paging: bool,
+}
+
+impl Elements {
+    fn new(inline_max: usize, target: usize) -> Self {
+        Elements {
+            inline_max,
+            target: target.max(1),
+            held: Vec::new(),
+            held_bytes: 0,
+            inline_len: Some(2),
+            pages: Vec::new(),
+            filled: 0,
+            on_page: 0,
+            paging: false,
+        }
+    }
+
+    fn push<S: Store>(&mut self, tree: &Tree<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
+        let first = self.held.is_empty() && self.pages.is_empty() && !self.paging;
+        self.inline_len = self.inline_len.zip(len).map(|(total, len)| total + len + usize::from(!first));
+        let size = node::child_bytes(&child);
+        self.held.push((child, len));
+        self.held_bytes += size;
+        if !self.paging && self.held_bytes > 2 * self.target {
+            // Too big for one page: from here on, cut pages the way `pack` does.
+            self.paging = true;
+            let held = std::mem::take(&mut self.held);
+            self.held_bytes = 0;
+            for (child, len) in held {
+                self.place(tree, child, len)?;
+            }
+        } else if self.paging {
+            let (child, len) = self.held.pop().expect("just pushed");
+            self.held_bytes -= size;
+            self.place(tree, child, len)?;
+        }
+        Ok(())
+    }
+
+    /// Adds an element to the page being filled, writing the page when it is full.
+    fn place<S: Store>(&mut self, tree: &Tree<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
+        self.filled += node::child_bytes(&child);
+        self.on_page += 1;
+        self.held.push((child, len));
+        if cut_after(self.filled, self.on_page, self.target) {
+            let page = Page::Elements(self.held.drain(..).map(|(child, _)| child).collect());
+            self.pages.push(tree.write_page(page)?);
+            (self.filled, self.on_page) = (0, 0);
+        }
+        Ok(())
+    }
+
+    fn finish<S: Store>(self, tree: &Tree<'_, S>) -> Result<(Child, Option<usize>), Error> {
+        if !self.paging && self.inline_len.is_some_and(|len| len <= self.inline_max) {
+            let items = self.held.into_iter().map(|(child, _)| into_value(child)).collect();
+            return Ok((Child::Inline(Value::Array(items)), self.inline_len));
+        }
+        let mut pages = self.pages;
+        if !self.held.is_empty() {
+            let page = Page::Elements(self.held.into_iter().map(|(child, _)| child).collect());
+            if self.paging {
+                pages.push(tree.write_page(page)?);
+            } else {
+                pages.extend(tree.pack(page)?);
+            }
+        }
+        Ok((tree.top(Kind::Array, pages)?, None))
+    }
+}
+
+fn into_value(child: Child) -> Value {
+    match child {
+        Child::Inline(value) => value,
+        Child::Node(_) => unreachable!("only all-inline collections are inlined"),
+    }
+}
