@@ -35,7 +35,7 @@ impl Guest for Handler {
             Ok(store) => store,
             Err(error) => return send(outparam, Problem::store_unavailable(&error).into_response(), None),
         };
-        let served = service::serve(&store, &config, &host::Wasi, &request);
+        let served = service::serve(&store, &config, &host::Wasi, request);
         send(outparam, served.response, served.stream);
         // The client has its answer; now delete what the write made garbage.
         served.garbage.collect(&store, config.layout);
@@ -68,6 +68,7 @@ fn read(incoming: IncomingRequest, body_bytes_max: usize) -> Result<Request, Pro
     if declared.is_some_and(|length| length > body_bytes_max) {
         return Err(Problem::body_too_large(body_bytes_max));
     }
+    request.body.reserve_exact(declared.unwrap_or(0));
     let body = incoming.consume().map_err(|()| bad_body("the body was already consumed"))?;
     let stream = body.stream().map_err(|()| bad_body("the body stream is unavailable"))?;
     loop {

@@ -16,7 +16,7 @@ pub use config::Config;
 pub use op::Op;
 pub use problem::Problem;
 
-use crate::core::layout::{Garbage, Tree};
+use crate::core::layout::{Garbage, Payload, Tree};
 use crate::store::{Store, Swap};
 use conditions::Conditions;
 
@@ -113,7 +113,7 @@ pub struct Served<'s> {
 
 /// Serves one request, with the whole body in the response, and collects its garbage.
 pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &Request) -> Response {
-    let Served { mut response, stream, garbage } = serve(store, config, host, request);
+    let Served { mut response, stream, garbage } = serve(store, config, host, request.clone());
     if let Some(stream) = stream {
         if let Err(error) = stream.write_to(&mut response.body) {
             return Problem::from(crate::core::layout::Error::Store(crate::store::StoreError(error.to_string())))
@@ -126,10 +126,10 @@ pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &
 }
 
 /// Serves one request; the caller sends the response and stream, then collects the garbage.
-pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, request: &Request) -> Served<'s> {
+pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut request: Request) -> Served<'s> {
     let head = request.method == "HEAD";
     let (mut response, stream, garbage) =
-        match Op::parse(request, config).and_then(|op| run(store, config, host, request, op)) {
+        match Op::parse(&mut request, config).and_then(|op| run(store, config, host, &request, op)) {
             Ok(outcome) => outcome,
             Err(problem) => (problem.into_response(), None, Garbage::default()),
         };
@@ -172,11 +172,29 @@ fn run<'s, S: Store>(
             let body = serde_json::to_vec(&value).expect("a Value always serializes");
             Ok((respond::json(200, body, Some(tag)), None, Garbage::default()))
         }
-        write => transact(store, config, host, |tree| {
-            conditions.check_write(tree.etag(write.pointer())?.as_deref(), write.pointer())?;
-            write.apply(tree, config, host)
-        })
-        .map(|(response, garbage)| (response, None, garbage)),
+        write => {
+            let (mut response, garbage) = transact(store, config, host, |tree| {
+                conditions.check_write(tree.etag(write.pointer())?.as_deref(), write.pointer())?;
+                write.apply(tree, config, host)
+            })?;
+            if !matches!(write, Op::Put(_, Payload::Json(_))) {
+                return Ok((response, None, garbage));
+            }
+            // A big value written from its text is sent back from the store, a page at a time.
+            let location = response.header("content-location").map(crate::core::path::parse);
+            let Some(Ok(location)) = location else { return Ok((response, None, garbage)) };
+            let tree = Tree::read(store, config.layout)?;
+            match tree.node_at(&location)? {
+                Some(node) => {
+                    let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
+                    Ok((response, Some(stream), garbage))
+                }
+                None => {
+                    response.body = tree.json_at(&location)?.unwrap_or_default();
+                    Ok((response, None, garbage))
+                }
+            }
+        }
     }
 }
 

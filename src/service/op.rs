@@ -31,8 +31,9 @@ pub enum Op {
 }
 
 impl Op {
-    /// Parses a request, checking its method, path, media type, size and nesting.
-    pub fn parse(request: &Request, config: &Config) -> Result<Op, Problem> {
+    /// Parses a request, checking its method, path, media type, size and nesting. A big `PUT`
+    /// body is taken out of the request rather than copied.
+    pub fn parse(request: &mut Request, config: &Config) -> Result<Op, Problem> {
         let method = request.method.as_str();
         if !ALLOW.split(", ").any(|allowed| allowed == method) {
             return Err(Problem::new(
@@ -65,7 +66,8 @@ impl Op {
                 }
                 if method == "PUT" && request.body.len() > STREAM_BYTES_MIN {
                     json::validate(&request.body, config.depth_max.saturating_sub(pointer.count()))?;
-                    return Ok(Op::Put(pointer, Payload::Json(request.body.clone())));
+                    let body = std::mem::take(&mut request.body);
+                    return Ok(Op::Put(pointer, Payload::Json(std::rc::Rc::new(body))));
                 }
                 let value = body()?;
                 let created_levels = usize::from(method == "POST");
@@ -112,8 +114,14 @@ impl Op {
         match self {
             Op::Put(pointer, value) => {
                 let (placed, location) = tree.put_payload(pointer, value.clone()).map_err(failed)?;
-                let body = tree.json_at(&location)?.ok_or_else(|| Problem::not_found(&location))?;
-                Ok(respond::written(placed, &location, body, tag(tree, &location)?))
+                // A big value is streamed back after the commit (see `service::run`).
+                let body = match value {
+                    Payload::Json(_) => Vec::new(),
+                    Payload::Value(value) => serialize(value),
+                };
+                let mut response = respond::written(placed, &location, body, tag(tree, &location)?);
+                response.headers.push(("content-location".into(), path::render(&location)));
+                Ok(response)
             }
             Op::Post(pointer, value) => {
                 let new_key = || push_id::new(host.now_millis(), host.random_bytes());

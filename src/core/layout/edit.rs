@@ -191,7 +191,7 @@ impl<S: Store> Tree<'_, S> {
         let hash = if below { page.hash() } else { node::hash(&bytes) };
         let key = self.write_record(&bytes)?;
         let reference = PageRef { key: String::new(), hash, len: page.len(), first: page.first(), below };
-        self.cache.borrow_mut().insert(key.clone(), std::rc::Rc::new(page));
+        // Not cached: a big write would hold the whole document in memory.
         Ok(PageRef { key, ..reference })
     }
 

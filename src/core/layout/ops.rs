@@ -41,8 +41,8 @@ impl From<Error> for OpError {
 pub enum Payload {
     /// A parsed value.
     Value(Value),
-    /// Valid JSON text, stored as it is parsed.
-    Json(Vec<u8>),
+    /// Valid JSON text, stored as it is parsed; shared, so retries do not copy it.
+    Json(std::rc::Rc<Vec<u8>>),
 }
 
 impl Payload {
@@ -66,7 +66,7 @@ impl Payload {
                 wrapped.push(b':');
                 wrapped.extend_from_slice(&json);
                 wrapped.push(b'}');
-                Payload::Json(wrapped)
+                Payload::Json(std::rc::Rc::new(wrapped))
             }
         }
     }

@@ -214,7 +214,10 @@ fn a_conflicting_commit_cleans_up_after_itself() {
 }
 
 fn stored_both_ways(config: LayoutConfig, json: &str) -> [(Option<String>, Option<Value>, usize); 2] {
-    let payloads = [Payload::Value(serde_json::from_str(json).unwrap()), Payload::Json(json.as_bytes().to_vec())];
+    let payloads = [
+        Payload::Value(serde_json::from_str(json).unwrap()),
+        Payload::Json(std::rc::Rc::new(json.as_bytes().to_vec())),
+    ];
     payloads.map(|payload| {
         let store = MemoryStore::new();
         write(&store, config, |tree| {
