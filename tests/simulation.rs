@@ -71,6 +71,10 @@ impl Store for Faulty<'_> {
         self.tick()?;
         self.inner.keys()
     }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.tick()?;
+        self.inner.increment(key, delta)
+    }
     fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError> {
         self.tick()?;
         self.inner.watch(key)

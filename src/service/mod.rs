@@ -221,6 +221,12 @@ fn transact<S: Store>(
     for attempt in 1..=WRITE_ATTEMPTS_MAX {
         let session = u64::from_le_bytes(host.random_bytes()[..8].try_into().expect("8 bytes"));
         let (mut tree, watch) = Tree::watch(store, config.layout, session)?;
+        if !tree.has_root_record() {
+            drop((tree, watch));
+            Tree::initialise(store)?;
+            host.back_off(attempt);
+            continue;
+        }
         match write(&mut tree) {
             Ok(response) => {
                 let (swap, left) = tree.commit(watch)?;

@@ -255,6 +255,9 @@ fn a_write_that_loses_the_race_is_retried() {
         fn keys(&self) -> Result<Vec<String>, crate::store::StoreError> {
             self.inner.keys()
         }
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::store::StoreError> {
+            self.inner.increment(key, delta)
+        }
         fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), crate::store::StoreError> {
             let watched = self.inner.watch(key)?;
             if self.races_left.get() > 0 {
@@ -515,5 +518,82 @@ fn big_bodies_are_stored_as_they_are_parsed() {
         let problem = api.check("PUT", "/", &broken, 400, None);
         assert_eq!(json_body(&problem)["line"], json!(1));
         assert_eq!(api.document().unwrap()["new"]["place"], doc);
+    }
+}
+
+/// A store with the compare-and-swap faults seen on real hosts: `blind_create` swaps a key that
+/// was missing when watched without comparing (Spin 4.0.2's SQLite store), and `false_conflict`
+/// reports a conflict for a swap it made (Spin 4.0.2's Redis store). A write by another client
+/// lands between every watch and swap while `races_left` lasts.
+struct FaultyCas {
+    inner: MemoryStore,
+    blind_create: bool,
+    false_conflict: bool,
+    races_left: Cell<u32>,
+}
+
+impl Store for FaultyCas {
+    type Watch = (<MemoryStore as Store>::Watch, bool, String);
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), crate::store::StoreError> {
+        self.inner.delete(key)
+    }
+    fn keys(&self) -> Result<Vec<String>, crate::store::StoreError> {
+        self.inner.keys()
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::store::StoreError> {
+        self.inner.increment(key, delta)
+    }
+    fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), crate::store::StoreError> {
+        let (watch, value) = self.inner.watch(key)?;
+        if self.races_left.get() > 0 {
+            self.races_left.set(self.races_left.get() - 1);
+            let other = Request {
+                method: "PUT".into(),
+                target: format!("/other{}", self.races_left.get()),
+                headers: vec![],
+                body: b"1".to_vec(),
+            };
+            handle(self, &Config::default(), &TestHost::default(), &other);
+        }
+        let missing = value.is_none();
+        Ok(((watch, missing, key.to_owned()), value))
+    }
+    fn swap(&self, (watch, missing, key): Self::Watch, value: &[u8]) -> Result<Swap, crate::store::StoreError> {
+        if self.blind_create && missing {
+            self.inner.set(&key, value)?;
+            return Ok(Swap::Done);
+        }
+        match self.inner.swap(watch, value)? {
+            Swap::Done if self.false_conflict => Ok(Swap::Conflict),
+            outcome => Ok(outcome),
+        }
+    }
+}
+
+#[test]
+fn writes_survive_hosts_with_faulty_compare_and_swap() {
+    for (blind_create, false_conflict) in [(true, false), (false, true), (true, true)] {
+        let store = FaultyCas { inner: MemoryStore::new(), blind_create, false_conflict, races_left: Cell::new(3) };
+        let request = Request {
+            method: "PUT".into(),
+            target: "/mine".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"a": [1, 2, 3], "text": "long enough to be stored in pages of its own"}"#.to_vec(),
+        };
+        let mut config = Config::default();
+        config.layout.inline_bytes_max = 8;
+        let response = handle(&store, &config, &TestHost::default(), &request);
+        assert!(matches!(response.status, 200 | 201), "{}", String::from_utf8_lossy(&response.body));
+        let doc = document(&store.inner, &config).unwrap();
+        assert_eq!(doc["mine"]["a"], json!([1, 2, 3]), "{blind_create} {false_conflict}: {doc}");
+        for other in 0..3 {
+            assert_eq!(doc[format!("other{other}")], json!(1), "{blind_create} {false_conflict}: {doc}");
+        }
     }
 }

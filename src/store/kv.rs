@@ -44,6 +44,10 @@ impl Store for KvStore {
         }
     }
 
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        atomics::increment(&self.bucket, key, delta).map_err(|error| describe("increment", error))
+    }
+
     fn watch(&self, key: &str) -> Result<(Cas, Option<Vec<u8>>), StoreError> {
         let cas = Cas::new(&self.bucket, key).map_err(|error| describe("watch", error))?;
         let value = cas.current().map_err(|error| describe("read", error))?;

@@ -67,6 +67,19 @@ impl Store for MemoryStore {
         Ok(self.entries.borrow().keys().cloned().collect())
     }
 
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let current = match self.get(key)? {
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| text.parse::<i64>().ok())
+                .ok_or_else(|| StoreError(format!("{key} does not hold an integer")))?,
+            None => 0,
+        };
+        let sum = current + delta;
+        self.set(key, sum.to_string().as_bytes())?;
+        Ok(sum)
+    }
+
     fn watch(&self, key: &str) -> Result<(MemoryWatch, Option<Vec<u8>>), StoreError> {
         let entries = self.entries.borrow();
         let (version, value) = match entries.get(key) {

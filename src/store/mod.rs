@@ -48,6 +48,9 @@ pub trait Store {
     /// Every key in the store, in no particular order.
     fn keys(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Atomically adds `delta` to the integer at `key` (0 when absent) and returns the sum.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+
     /// Reads the current value of `key` and remembers its version for [`Store::swap`].
     fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError>;
 

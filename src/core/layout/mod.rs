@@ -28,6 +28,9 @@ use std::rc::Rc;
 /// The key of the root record.
 pub const ROOT_KEY: &str = "jsonstore.root";
 
+/// The counter that elects the writer who creates the first root record.
+pub const INIT_KEY: &str = "jsonstore.init";
+
 /// The prefix of every other key the layout writes.
 pub const NODE_PREFIX: &str = "jsonstore.n.";
 
@@ -138,6 +141,8 @@ pub struct Tree<'s, S: Store> {
     replaced: RefCell<Vec<String>>,
     /// The number of parts of each split record this tree has read or written.
     parts: RefCell<HashMap<String, usize>>,
+    /// Whether the store had a root record when this tree was read.
+    has_record: bool,
 }
 
 impl<'s, S: Store> Tree<'s, S> {
@@ -152,7 +157,9 @@ impl<'s, S: Store> Tree<'s, S> {
     pub fn watch(store: &'s S, config: LayoutConfig, session: u64) -> Result<(Self, S::Watch), Error> {
         let (watch, bytes) = store.watch(ROOT_KEY)?;
         let record = decode_root(bytes.as_deref())?;
-        Ok((Tree::new(store, config, record, session), watch))
+        let mut tree = Tree::new(store, config, record, session);
+        tree.has_record = bytes.is_some();
+        Ok((tree, watch))
     }
 
     fn new(store: &'s S, config: LayoutConfig, record: RootRecord, session: u64) -> Self {
@@ -167,7 +174,26 @@ impl<'s, S: Store> Tree<'s, S> {
             written: RefCell::default(),
             replaced: RefCell::default(),
             parts: RefCell::default(),
+            has_record: true,
         }
+    }
+
+    /// Whether the store has a root record at all. A transaction must not commit the first one
+    /// by compare-and-swap (some hosts do not compare for a missing key); it calls
+    /// [`Tree::initialise`] and starts again.
+    pub fn has_root_record(&self) -> bool {
+        self.has_record
+    }
+
+    /// Creates the empty root record of a new store, exactly once however many writers try:
+    /// the writer that draws ticket 1 from [`INIT_KEY`] writes it (and, should that writer die
+    /// before it does, the one that draws ticket 1001, and so on).
+    pub fn initialise(store: &'s S) -> Result<(), Error> {
+        let ticket = store.increment(INIT_KEY, 1)?;
+        if ticket % 1000 == 1 && store.get(ROOT_KEY)?.is_none() {
+            store.set(ROOT_KEY, &RootRecord { generation: 0, root: None }.encode())?;
+        }
+        Ok(())
     }
 
     /// The generation of the root this tree started from (0 for an empty store).
@@ -182,7 +208,13 @@ impl<'s, S: Store> Tree<'s, S> {
     pub fn commit(mut self, watch: S::Watch) -> Result<(Swap, Garbage), Error> {
         let generation = self.generation + 1;
         let record = RootRecord { generation, root: self.root.take() };
-        let swap = self.store.swap(watch, &record.encode())?;
+        let bytes = record.encode();
+        let mut swap = self.store.swap(watch, &bytes)?;
+        // Some hosts report a conflict for a swap that happened (Spin 4.0.2's Redis store does):
+        // the root record names this transaction's own keys, so finding it there means success.
+        if swap == Swap::Conflict && self.store.get(ROOT_KEY)?.as_deref() == Some(bytes.as_slice()) {
+            swap = Swap::Done;
+        }
         let keys = match swap {
             Swap::Done => self.replaced.take(),
             Swap::Conflict => self.written.take(),

@@ -30,6 +30,9 @@ impl Store for Counting {
     fn keys(&self) -> Result<Vec<String>, StoreError> {
         self.inner.keys()
     }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.inner.increment(key, delta)
+    }
     fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError> {
         let (watch, value) = self.inner.watch(key)?;
         self.read.set(self.read.get() + value.as_ref().map_or(0, Vec::len));
