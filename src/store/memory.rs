@@ -4,8 +4,8 @@ use super::{Store, StoreError, Swap};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// A map from key to a version and a value, in memory.
-#[derive(Debug, Default)]
+/// A map from key to a version and a value, in memory. Cloning it copies the data.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     entries: RefCell<HashMap<String, (u64, Vec<u8>)>>,
     tombstones: RefCell<HashMap<String, u64>>,
