@@ -1,7 +1,8 @@
 //! The component's exports, `wasi:keyvalue/store` and `atomics`, as thin calls into [`crate::files`].
 //!
-//! Resources hold only a [`Bucket`] (a directory path) and, for a CAS handle, the version and value
-//! it read: every request gets a fresh instance, so all other state must be in the files.
+//! Resources hold only a [`Bucket`] (a directory path) and, for a CAS handle, the version (and
+//! the key's incarnation) and value it read: every request gets a fresh instance, so all other
+//! state must be in the files.
 
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@ use super::*;
 
 use std::sync::Arc;
 use std::thread;
+use std::time::SystemTime;
 
 use tempfile::TempDir;
 
@@ -29,6 +30,18 @@ fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The incarnation of the key directory `key_dir`, read from its epoch names.
+fn incarnation(key_dir: &Path) -> u64 {
+    let (incarnation, epochs) = epochs_in(key_dir).unwrap();
+    assert!(!epochs.is_empty(), "{} has no epochs", key_dir.display());
+    incarnation
+}
+
+/// The directory of `epoch` of the key in `key_dir`.
+fn epoch_dir(key_dir: &Path, epoch: u64) -> PathBuf {
+    key_dir.join(epoch_name(incarnation(key_dir), epoch))
+}
+
 #[test]
 fn round_trip() {
     let (_root, bucket) = bucket();
@@ -45,22 +58,92 @@ fn round_trip() {
 }
 
 #[test]
-fn delete_writes_a_tombstone() {
+fn delete_removes_the_key_directory() {
     let (root, bucket) = bucket();
+    let bucket_dir = root.path().join("test");
     bucket.delete("never").unwrap();
-    assert!(!root.path().join("test/never").exists(), "deleting an absent key writes nothing");
+    assert!(!bucket_dir.join("never").exists(), "deleting an absent key writes nothing");
 
     bucket.set("doc", b"one").unwrap();
+    bucket.set("doc", b"two").unwrap();
+    assert!(bucket_dir.join("doc").is_dir());
     bucket.delete("doc").unwrap();
     assert_eq!(get(&bucket, "doc"), None);
     assert!(!bucket.exists("doc").unwrap());
-    assert_eq!(bucket.begin_cas("doc").unwrap().version(), 2);
+    assert!(!bucket_dir.join("doc").exists(), "the key directory is gone");
+    assert_eq!(entries(&bucket_dir), [TEMP_DIR]);
+    assert_eq!(entries(&bucket_dir.join(TEMP_DIR)), Vec::<String>::new(), "and not left in .tmp");
+    assert_eq!(bucket.begin_cas("doc").unwrap().version(), 0);
     bucket.delete("doc").unwrap();
-    assert_eq!(bucket.begin_cas("doc").unwrap().version(), 2, "deleting a deleted key writes nothing");
 
     bucket.set("doc", b"again").unwrap();
     assert_eq!(get(&bucket, "doc").as_deref(), Some("again"));
-    assert_eq!(bucket.begin_cas("doc").unwrap().version(), 3);
+    assert_eq!(bucket.begin_cas("doc").unwrap().version(), 1, "a new incarnation starts at version 1");
+}
+
+#[test]
+fn delete_and_recreate_cycles() {
+    let (root, bucket) = bucket();
+    let key_dir = root.path().join("test/doc");
+    let mut incarnations = Vec::new();
+    for cycle in 0..24_u64 {
+        // Some cycles go past an epoch, so that deletes also remove several epochs.
+        for write in 0..=cycle % 20 {
+            bucket.set("doc", format!("{cycle}.{write}").as_bytes()).unwrap();
+        }
+        assert_eq!(get(&bucket, "doc"), Some(format!("{cycle}.{}", cycle % 20)));
+        incarnations.push(incarnation(&key_dir));
+        bucket.delete("doc").unwrap();
+        assert_eq!(get(&bucket, "doc"), None);
+        assert!(!key_dir.exists());
+    }
+    incarnations.sort_unstable();
+    incarnations.dedup();
+    assert_eq!(incarnations.len(), 24, "every incarnation is new");
+    assert_eq!(entries(&root.path().join("test").join(TEMP_DIR)), Vec::<String>::new());
+}
+
+#[test]
+fn many_deletes_leave_only_live_keys() {
+    let (root, bucket) = bucket();
+    for page in 0..100 {
+        bucket.set(&format!("jsonstore.n.1.abc.{page}"), b"page").unwrap();
+    }
+    for page in (0..100).filter(|page| page % 10 != 0) {
+        bucket.delete(&format!("jsonstore.n.1.abc.{page}")).unwrap();
+    }
+    let live: Vec<String> = (0..100).step_by(10).map(|page| format!("jsonstore.n.1.abc.{page}")).collect();
+    let mut sorted = live.clone();
+    sorted.sort();
+    assert_eq!(bucket.list().unwrap(), sorted);
+    let mut on_disk = sorted.clone();
+    on_disk.push(TEMP_DIR.to_owned());
+    on_disk.sort();
+    assert_eq!(entries(&root.path().join("test")), on_disk);
+    assert_eq!(entries(&root.path().join("test").join(TEMP_DIR)), Vec::<String>::new());
+    for key in &live {
+        assert_eq!(get(&bucket, key).as_deref(), Some("page"));
+    }
+}
+
+#[test]
+fn buckets_are_made_by_the_first_write() {
+    let root = scratch();
+    let bucket = Bucket::open(root.path(), "lazy", std_random).unwrap();
+    assert!(!root.path().join("lazy").exists(), "opening touches nothing");
+    assert_eq!(get(&bucket, "doc"), None);
+    assert!(!bucket.exists("doc").unwrap());
+    assert_eq!(bucket.list().unwrap(), Vec::<String>::new());
+    assert_eq!(bucket.begin_cas("doc").unwrap().version(), 0);
+    bucket.set("doc", b"one").unwrap();
+    assert_eq!(get(&bucket, "doc").as_deref(), Some("one"));
+
+    // If `.tmp` goes, the next write makes it again.
+    fs::remove_dir(root.path().join("lazy").join(TEMP_DIR)).unwrap();
+    bucket.set("doc", b"two").unwrap();
+    fs::remove_dir(root.path().join("lazy").join(TEMP_DIR)).unwrap();
+    bucket.delete("doc").unwrap();
+    assert_eq!(entries(&root.path().join("lazy")), [TEMP_DIR]);
 }
 
 #[test]
@@ -109,6 +192,55 @@ fn cas_on_absent_and_deleted_keys() {
     assert_eq!(cas.current(), None);
     assert_eq!(bucket.swap(cas, b"back").unwrap(), Swap::Done);
     assert_eq!(get(&bucket, "doc").as_deref(), Some("back"));
+}
+
+/// A handle from before the key was deleted and created again must fail, even where the new
+/// incarnation's version numbers line up with the handle's: without incarnations in the paths,
+/// the swap would link version 3 (or open epoch 1) in the new directory and succeed.
+#[test]
+fn stale_cas_fails_after_delete_and_recreate() {
+    let (root, bucket) = bucket();
+    for writes in [2, EPOCH_VERSIONS - 1, EPOCH_VERSIONS, 3 * EPOCH_VERSIONS + 2] {
+        let key = format!("doc-{writes}");
+        for write in 0..writes {
+            bucket.set(&key, format!("old {write}").as_bytes()).unwrap();
+        }
+        let stale = bucket.begin_cas(&key).unwrap();
+        assert_eq!(stale.version(), writes);
+        bucket.delete(&key).unwrap();
+        for write in 0..writes {
+            bucket.set(&key, format!("new {write}").as_bytes()).unwrap();
+        }
+        let fresh = bucket.begin_cas(&key).unwrap();
+        assert_eq!(fresh.version(), stale.version(), "the version numbers line up");
+        let last = format!("new {}", writes - 1);
+        match bucket.swap(stale, b"stale").unwrap() {
+            Swap::Done => panic!("a swap from before a delete succeeded after {writes} writes"),
+            Swap::Conflict(latest) => assert_eq!(latest.current(), Some(last.as_bytes())),
+        }
+        assert_eq!(get(&bucket, &key), Some(last));
+        // Nothing of the old incarnation came back, not even an epoch opened by the stale swap.
+        let key_dir = root.path().join("test").join(&key);
+        let incarnation = incarnation(&key_dir);
+        for name in entries(&key_dir) {
+            assert_eq!(parse_epoch_name(&name).map(|(found, _)| found), Some(incarnation), "{name}");
+        }
+        assert_eq!(bucket.swap(fresh, b"fresh").unwrap(), Swap::Done);
+    }
+}
+
+/// Absence has no versions: a handle that read no value succeeds if the key has none when it
+/// swaps, even if the key was created and deleted in between.
+#[test]
+fn absent_cas_compares_absence() {
+    let (_root, bucket) = bucket();
+    let absent = bucket.begin_cas("doc").unwrap();
+    bucket.set("doc", b"one").unwrap();
+    let racing = absent.clone();
+    assert!(matches!(bucket.swap(racing, b"late").unwrap(), Swap::Conflict(_)), "the key exists");
+    bucket.delete("doc").unwrap();
+    assert_eq!(bucket.swap(absent, b"two").unwrap(), Swap::Done);
+    assert_eq!(get(&bucket, "doc").as_deref(), Some("two"));
 }
 
 /// A handle that slept while other writers published (and old versions were cleaned up) must
@@ -212,8 +344,8 @@ fn bucket_identifiers() {
         assert!(matches!(Bucket::open(root.path(), identifier, std_random), Err(Error::NoSuchStore)), "{identifier:?}");
     }
     for identifier in ["default", "A-b_9", &"b".repeat(64)] {
-        Bucket::open(root.path(), identifier, std_random).unwrap();
-        assert!(root.path().join(identifier).join(TEMP_DIR).is_dir());
+        Bucket::open(root.path(), identifier, std_random).unwrap().set("doc", b"").unwrap();
+        assert!(root.path().join(identifier).join("doc").is_dir());
     }
 }
 
@@ -225,11 +357,11 @@ fn leftovers_do_not_change_reads() {
         bucket.set("doc", value.as_bytes()).unwrap();
     }
     // Older versions stay until their epoch is retired.
-    let epoch_dir = bucket_dir.join("doc").join(number_name(0));
-    assert_eq!(entries(&epoch_dir), [1, 2, 3].map(number_name));
+    let key_dir = bucket_dir.join("doc");
+    assert_eq!(entries(&epoch_dir(&key_dir, 0)), [1, 2, 3].map(number_name));
     // A writer crashed after writing its temporary file, or after opening the next epoch.
     fs::write(bucket_dir.join(TEMP_DIR).join("00000000deadbeef"), [PRESENT, b'x']).unwrap();
-    fs::create_dir(bucket_dir.join("doc").join(number_name(1))).unwrap();
+    fs::create_dir(key_dir.join(epoch_name(incarnation(&key_dir), 1))).unwrap();
     // Something that is not ours sits in the bucket.
     fs::write(bucket_dir.join("README"), "not a key").unwrap();
 
@@ -248,9 +380,10 @@ fn old_epochs_are_deleted() {
     }
     assert_eq!(get(&bucket, "doc"), Some(writes.to_string()));
     let key_dir = root.path().join("test/doc");
-    assert_eq!(entries(&key_dir), [4, 5].map(number_name));
+    let incarnation = incarnation(&key_dir);
+    assert_eq!(entries(&key_dir), [4, 5].map(|epoch| epoch_name(incarnation, epoch)));
     // Epoch 5's slot for epoch 6 is only made when epoch 6 opens.
-    assert_eq!(entries(&key_dir.join(number_name(5))), [number_name(80)]);
+    assert_eq!(entries(&epoch_dir(&key_dir, 5)), [number_name(80)]);
     assert_eq!(entries(&root.path().join("test").join(TEMP_DIR)), Vec::<String>::new());
 }
 
@@ -258,7 +391,7 @@ fn old_epochs_are_deleted() {
 fn corrupt_versions_are_errors() {
     let (root, bucket) = bucket();
     bucket.set("doc", b"one").unwrap();
-    let version = root.path().join("test/doc").join(number_name(0)).join(number_name(1));
+    let version = epoch_dir(&root.path().join("test/doc"), 0).join(number_name(1));
     for content in [&[][..], &[7, 1, 2][..]] {
         fs::remove_file(&version).unwrap();
         fs::write(&version, content).unwrap();
@@ -309,4 +442,126 @@ fn readers_see_whole_values_while_epochs_are_retired() {
         seen = value;
     }
     writer.join().unwrap();
+}
+
+#[test]
+fn sweep_removes_only_old_leftovers() {
+    let (root, bucket) = bucket();
+    bucket.set("doc", b"one").unwrap();
+    let temp = root.path().join("test").join(TEMP_DIR);
+    let long_ago = SystemTime::now() - 2 * STRAY_AGE;
+    // Left by crashed writers long ago: a temporary file and a half-deleted key directory.
+    fs::write(temp.join("00000000000000aa"), [PRESENT, b'x']).unwrap();
+    File::options().write(true).open(temp.join("00000000000000aa")).unwrap().set_modified(long_ago).unwrap();
+    fs::create_dir_all(temp.join("00000000000000bb").join(epoch_name(7, 0))).unwrap();
+    fs::write(temp.join("00000000000000bb").join(epoch_name(7, 0)).join(number_name(1)), [PRESENT]).unwrap();
+    File::open(temp.join("00000000000000bb")).unwrap().set_modified(long_ago).unwrap();
+    // In flight: written just now.
+    fs::write(temp.join("00000000000000cc"), [PRESENT, b'y']).unwrap();
+
+    bucket.sweep();
+    assert_eq!(entries(&temp), ["00000000000000cc"]);
+    assert_eq!(get(&bucket, "doc").as_deref(), Some("one"));
+}
+
+/// Threads set and delete a few keys at random. However they interleave, nothing fails, every
+/// key ends as the last operation of one of the threads left it (the last one in some serial
+/// order), and the bucket holds only the keys' directories.
+#[test]
+#[cfg_attr(target_os = "wasi", ignore = "wasm32-wasip2 has no threads")]
+fn concurrent_sets_and_deletes_stay_consistent() {
+    const KEYS: [&str; 3] = ["a", "b", "c"];
+    let (root, bucket) = bucket();
+    let threads: Vec<_> = (0..8_u64)
+        .map(|thread| {
+            let bucket = bucket.clone();
+            thread::spawn(move || {
+                // Per key, what this thread did last: `Some(value)` for a set, `None` for a delete.
+                let mut last: Vec<Option<Option<String>>> = vec![None; KEYS.len()];
+                for round in 0..150_u64 {
+                    let draw = std_random();
+                    let index = usize::try_from(draw % 3).unwrap();
+                    let key = KEYS[index];
+                    if (draw / 3).is_multiple_of(3) {
+                        bucket.delete(key).unwrap();
+                        last[index] = Some(None);
+                    } else {
+                        let value = format!("{thread}.{round}");
+                        bucket.set(key, value.as_bytes()).unwrap();
+                        last[index] = Some(Some(value));
+                    }
+                    if let Some(value) = get(&bucket, key) {
+                        assert!(value.contains('.'), "{key} = {value:?}");
+                    }
+                }
+                last
+            })
+        })
+        .collect();
+    let lasts: Vec<_> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();
+    for (index, key) in KEYS.iter().enumerate() {
+        let candidates: Vec<&Option<String>> = lasts.iter().filter_map(|last| last[index].as_ref()).collect();
+        let current = get(&bucket, key);
+        assert!(candidates.contains(&&current), "{key} = {current:?}, not one of {candidates:?}");
+        assert_eq!(bucket.exists(key).unwrap(), current.is_some());
+    }
+    let mut expected: Vec<String> =
+        KEYS.iter().filter(|key| get(&bucket, key).is_some()).map(|key| key.to_string()).collect();
+    assert_eq!(bucket.list().unwrap(), expected);
+    expected.push(TEMP_DIR.to_owned());
+    expected.sort();
+    assert_eq!(entries(&root.path().join("test")), expected);
+}
+
+/// Compare-and-swap increments race deletes of the counter: each applies to the incarnation it
+/// read or fails and retries on the latest, so no operation fails, no sum is out of range (a
+/// stale swap that landed would be), and once the deletes stop, increments add up again.
+#[test]
+#[cfg_attr(target_os = "wasi", ignore = "wasm32-wasip2 has no threads")]
+fn increments_race_deletes() {
+    let (_root, bucket) = bucket();
+    let incrementers: Vec<_> = (0..4)
+        .map(|_| {
+            let bucket = bucket.clone();
+            thread::spawn(move || {
+                for _ in 0..100 {
+                    let sum = bucket.increment("counter", 1).unwrap();
+                    assert!((1..=400).contains(&sum), "{sum}");
+                }
+            })
+        })
+        .collect();
+    let deleter = {
+        let bucket = bucket.clone();
+        thread::spawn(move || {
+            for _ in 0..50 {
+                bucket.delete("counter").unwrap();
+                thread::yield_now();
+            }
+        })
+    };
+    deleter.join().unwrap();
+    for thread in incrementers {
+        thread.join().unwrap();
+    }
+    // Once the deletes are over, increments add up again.
+    let before: i64 = get(&bucket, "counter").map_or(0, |value| value.parse().unwrap());
+    assert_eq!(bucket.increment("counter", 1).unwrap(), before + 1);
+}
+
+#[test]
+fn foreign_key_directories_are_errors() {
+    let (root, bucket) = bucket();
+    // A key directory of the layout before incarnations: epochs named by number only.
+    let legacy = root.path().join("test/old");
+    fs::create_dir_all(legacy.join(number_name(0))).unwrap();
+    fs::write(legacy.join(number_name(0)).join(number_name(1)), [PRESENT, b'x']).unwrap();
+    let error = bucket.get("old").unwrap_err().to_string();
+    assert!(error.contains("not a key directory of this layout"), "{error}");
+    assert!(bucket.set("old", b"new").is_err());
+    // Deleting it still works.
+    bucket.delete("old").unwrap();
+    assert_eq!(get(&bucket, "old"), None);
+    bucket.set("old", b"new").unwrap();
+    assert_eq!(get(&bucket, "old").as_deref(), Some("new"));
 }
