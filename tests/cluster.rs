@@ -9,7 +9,6 @@ use common::{Redis, Server, free_port, required};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
-use wasmparser::{Parser, Payload};
 
 const WRITERS: usize = 8;
 const WRITES: usize = 100;
@@ -97,26 +96,4 @@ fn a_bad_url_is_a_clear_503() {
     let node = node("http://127.0.0.1:6379");
     let problem = node.get("/").problem(503);
     assert!(problem["detail"].as_str().unwrap().contains("bad Redis URL \"http://127.0.0.1:6379\""), "{problem}");
-}
-
-#[test]
-fn the_redis_composition_needs_no_key_value_host() {
-    let bytes = std::fs::read(required("JSONSTORE_COMPONENT_REDIS")).unwrap();
-    let (mut imports, mut exports, mut depth) = (Vec::new(), Vec::new(), 0);
-    for payload in Parser::new(0).parse_all(&bytes) {
-        match payload.expect("a valid component") {
-            Payload::Version { .. } => depth += 1,
-            Payload::End(_) => depth -= 1,
-            Payload::ComponentImportSection(section) if depth == 1 => {
-                imports.extend(section.into_iter().map(|import| import.unwrap().name.name.to_owned()));
-            }
-            Payload::ComponentExportSection(section) if depth == 1 => {
-                exports.extend(section.into_iter().map(|export| export.unwrap().name.name.to_owned()));
-            }
-            _ => {}
-        }
-    }
-    assert_eq!(exports, ["wasi:http/incoming-handler@0.2.6"]);
-    assert!(imports.iter().all(|import| !import.starts_with("wasi:keyvalue/")), "{imports:?}");
-    assert!(imports.iter().any(|import| import.starts_with("wasi:sockets/tcp@0.2.")), "{imports:?}");
 }

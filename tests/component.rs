@@ -65,3 +65,11 @@ fn the_composed_component_needs_no_key_value_host() {
     assert!(imports.iter().all(|import| !import.starts_with("wasi:keyvalue/")), "{imports:?}");
     assert!(imports.iter().all(|import| PORTABLE.iter().any(|prefix| import.starts_with(prefix))), "{imports:?}");
 }
+
+#[test]
+fn the_redis_composition_needs_no_key_value_host() {
+    let (imports, exports) = contract(&std::fs::read(required("JSONSTORE_COMPONENT_REDIS")).unwrap());
+    assert_eq!(exports, ["wasi:http/incoming-handler@0.2.6"]);
+    assert!(imports.iter().all(|import| !import.starts_with("wasi:keyvalue/")), "{imports:?}");
+    assert!(imports.iter().any(|import| import.starts_with("wasi:sockets/tcp@0.2.")), "{imports:?}");
+}

@@ -236,47 +236,8 @@ fn head_has_headers_but_no_body() {
 
 #[test]
 fn a_write_that_loses_the_race_is_retried() {
-    /// A store where another writer commits between each of the first reads and its swap.
-    struct RacingStore {
-        inner: MemoryStore,
-        races_left: Cell<u32>,
-    }
-    impl Store for RacingStore {
-        type Watch = <MemoryStore as Store>::Watch;
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
-            self.inner.get(key)
-        }
-        fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
-            self.inner.set(key, value)
-        }
-        fn delete(&self, key: &str) -> Result<(), crate::store::StoreError> {
-            self.inner.delete(key)
-        }
-        fn keys(&self) -> Result<Vec<String>, crate::store::StoreError> {
-            self.inner.keys()
-        }
-        fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::store::StoreError> {
-            self.inner.increment(key, delta)
-        }
-        fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), crate::store::StoreError> {
-            let watched = self.inner.watch(key)?;
-            if self.races_left.get() > 0 {
-                self.races_left.set(self.races_left.get() - 1);
-                let other = Request {
-                    method: "PUT".into(),
-                    target: "/other".into(),
-                    headers: vec![],
-                    body: self.races_left.get().to_string().into_bytes(),
-                };
-                handle(&self.inner, &Config::default(), &TestHost::default(), &other);
-            }
-            Ok(watched)
-        }
-        fn swap(&self, watch: Self::Watch, value: &[u8]) -> Result<Swap, crate::store::StoreError> {
-            self.inner.swap(watch, value)
-        }
-    }
-    let store = RacingStore { inner: MemoryStore::new(), races_left: Cell::new(3) };
+    let store =
+        FaultyCas { inner: MemoryStore::new(), blind_create: false, false_conflict: false, races_left: Cell::new(3) };
     let request = Request {
         method: "PUT".into(),
         target: "/mine".into(),
@@ -285,7 +246,8 @@ fn a_write_that_loses_the_race_is_retried() {
     };
     let response = handle(&store, &Config::default(), &TestHost::default(), &request);
     assert_eq!(response.status, 201);
-    assert_eq!(document(&store.inner, &Config::default()), Some(json!({"mine": 1, "other": 0})));
+    let expected = json!({"mine": 1, "other0": 1, "other1": 1, "other2": 1});
+    assert_eq!(document(&store.inner, &Config::default()), Some(expected));
 }
 
 /// A plain model of the document API, written independently of `core::document`.
