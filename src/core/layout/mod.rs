@@ -203,8 +203,9 @@ impl<'s, S: Store> Tree<'s, S> {
 
     /// Commits the transaction: swaps in a root record of the next generation if the root is
     /// still the one this tree read. Returns what became garbage: on success, what the commit
-    /// replaced; on a conflict, what this transaction wrote. Deleting it is left to the caller
-    /// ([`Garbage::collect`]), so that it can answer its client first.
+    /// replaced; on a conflict, nothing (the sweep collects what this transaction wrote).
+    /// Deleting it is left to the caller ([`Garbage::collect`]), so that it can answer its
+    /// client first.
     pub fn commit(mut self, watch: S::Watch) -> Result<(Swap, Garbage), Error> {
         let generation = self.generation + 1;
         let record = RootRecord { generation, root: self.root.take() };
@@ -215,9 +216,12 @@ impl<'s, S: Store> Tree<'s, S> {
         if swap == Swap::Conflict && self.store.get(ROOT_KEY)?.as_deref() == Some(bytes.as_slice()) {
             swap = Swap::Done;
         }
+        // After a conflict, what this transaction wrote is left to the sweep: on a host that
+        // reports false conflicts, the swap may have happened after all, and a later root may
+        // still name these records.
         let keys = match swap {
             Swap::Done => self.replaced.take(),
-            Swap::Conflict => self.written.take(),
+            Swap::Conflict => Vec::new(),
         };
         let sweep = swap == Swap::Done && generation.is_multiple_of(self.config.sweep_every);
         Ok((swap, self.garbage(keys, sweep)))
