@@ -38,38 +38,12 @@ impl Server {
 
     /// Starts a server with extra `--env NAME=VALUE` settings.
     pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(required("JSONSTORE_WASMTIME"));
-        command.args(["serve", "-Scli", "--addr", "127.0.0.1:0", "--dir"]);
-        command.arg(format!("{}::/data", data.display()));
+        let mut args = vec!["--dir".to_owned(), format!("{}::/data", data.display())];
         for (name, value) in env {
-            command.args(["--env", &format!("{name}={value}")]);
+            args.extend(["--env".to_owned(), format!("{name}={value}")]);
         }
-        command.arg(required("JSONSTORE_COMPONENT"));
-        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starting wasmtime serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let log_writer = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("http://") {
-                    let url = line[at..].trim_end_matches('/').to_owned();
-                    let _ = sender.send(url);
-                }
-                let mut log = log_writer.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let url = match receiver.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("wasmtime serve did not start:\n{}", log.lock().unwrap());
-            }
-        };
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Server { child: Mutex::new(child), url, log, agent }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Server::start_component(&required("JSONSTORE_COMPONENT"), &args)
     }
 
     /// What the server has written to stderr so far.

@@ -196,11 +196,6 @@ impl<'s, S: Store> Tree<'s, S> {
         Ok(())
     }
 
-    /// The generation of the root this tree started from (0 for an empty store).
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
     /// Commits the transaction: swaps in a root record of the next generation if the root is
     /// still the one this tree read. Returns what became garbage: on success, what the commit
     /// replaced; on a conflict, nothing (the sweep collects what this transaction wrote).
