@@ -134,7 +134,49 @@ fn limits_are_configurable() {
     assert_eq!(status, 413, "a streamed body over the limit: {body}");
     let misconfigured = Server::start_with(data.path(), &[("JSONSTORE_DEPTH_MAX", "lots")]);
     let problem = misconfigured.get("/").problem(500);
-    assert!(problem["detail"].as_str().unwrap().contains("JSONSTORE_DEPTH_MAX"));
+    assert!(problem["detail"].as_str().unwrap().contains("depth_max"), "{problem}");
+}
+
+/// With a key budget (as on hosts that limit keys), writes stop with 507 before the store holds
+/// more keys than allowed, the document stays as it was, and shrinking it still works.
+#[test]
+fn a_key_budget_is_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let keys_max = 40;
+    let budget = [("JSONSTORE_CHUNK_BYTES_MAX", "4096"), ("JSONSTORE_KEYS_MAX", "40")];
+    let server = Server::start_with(data.path(), &budget);
+    let keys = || {
+        std::fs::read_dir(data.path().join("default"))
+            .unwrap()
+            .filter(|entry| !entry.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+    };
+    // Each value is bigger than the inline limit (a 16th of the chunk), so it is a record of its own.
+    let big = json!("x".repeat(400));
+    let mut items = serde_json::Map::new();
+    let refused = loop {
+        let name = format!("k{}", items.len());
+        let reply = server.put(&format!("/items/{name}"), &big.to_string());
+        if reply.status == 507 {
+            break reply.problem(507);
+        }
+        reply.expect(201);
+        items.insert(name, big.clone());
+        assert!(items.len() < keys_max, "the budget of {keys_max} keys was never reached");
+        assert!(keys().count() <= keys_max);
+    };
+    assert_eq!(refused["type"], "urn:jsonstore:problem:insufficient-storage");
+    assert!(refused["detail"].as_str().unwrap().contains("keys_max"), "{refused}");
+    assert!(items.len() >= keys_max / 2, "only {} values fit in {keys_max} keys", items.len());
+    assert_eq!(server.get("/").json(), json!({ "items": items }));
+    assert!(keys().count() <= keys_max);
+    // At the limit, writes that shrink the document still work, and free keys for new ones.
+    let name = items.keys().next().unwrap().clone();
+    server.send("DELETE", &format!("/items/{name}"), &[], "").expect(204);
+    items.remove(&name);
+    assert_eq!(server.get("/").json(), json!({ "items": items }));
+    server.put("/items", "[]").expect(200);
+    server.send("POST", "/items", &[("content-type", "application/json")], &big.to_string()).expect(201);
+    assert_eq!(server.get("/items").json(), json!([big]));
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Architecture rules, checked: the pure core never touches WASI.
+//! Tidiness rules, checked: the pure core never touches WASI, and the manifests agree with
+//! the code.
 
 use std::path::Path;
 
@@ -25,5 +26,21 @@ fn core_and_service_never_import_wasi() {
         for name in ["wasi", "bindings", "wit_bindgen", "target_os"] {
             assert!(!text.contains(name), "{} mentions {name}: the core must stay pure", file.display());
         }
+    }
+}
+
+/// `spin.toml` declares every configuration variable, with JSONStore's own default, and hands
+/// each to the component.
+#[test]
+fn spin_toml_declares_the_configuration() {
+    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spin.toml")).unwrap();
+    let manifest: toml::Table = toml::from_str(&manifest).unwrap();
+    let declared = manifest["variables"].as_table().unwrap();
+    let handed = manifest["component"]["jsonstore"]["variables"].as_table().unwrap();
+    assert_eq!(declared.len(), jsonstore::service::VARIABLES.len(), "{declared:?}");
+    assert_eq!(handed.len(), jsonstore::service::VARIABLES.len(), "{handed:?}");
+    for (name, default) in jsonstore::service::VARIABLES {
+        assert_eq!(declared[name]["default"].as_str(), Some(default), "the default of {name}");
+        assert_eq!(handed[name].as_str(), Some(format!("{{{{ {name} }}}}").as_str()), "{name} for the component");
     }
 }

@@ -1,5 +1,7 @@
-//! The [`Host`] services on WASI: the wall clock, `wasi:random`, and sleeping for back-off.
+//! The [`Host`] services on WASI: the wall clock, `wasi:random`, sleeping for back-off, and
+//! configuration variables from `wasi:config`.
 
+use crate::bindings::wasi::config::store as config;
 use crate::bindings::wasi::random::random;
 use crate::service::Host;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +27,9 @@ impl Host for Wasi {
     }
 }
 
-/// The configuration variable `name`, from the environment.
-pub fn config_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// The configuration variable `name`, from `wasi:config`.
+pub fn config_var(name: &str) -> Result<Option<String>, String> {
+    config::get(name).map_err(|error| match error {
+        config::Error::Upstream(message) | config::Error::Io(message) => message,
+    })
 }

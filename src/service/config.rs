@@ -3,16 +3,24 @@
 use crate::core::json::DEPTH_MAX_LIMIT;
 use crate::core::layout::LayoutConfig;
 
+/// The configuration variables JSONStore reads, with their defaults as text.
+///
+/// Spin takes them from `spin.toml`'s variables; under `wasmtime serve` variable `name` is the
+/// environment variable `JSONSTORE_NAME` (in upper case).
+pub const VARIABLES: [(&str, &str); 4] =
+    [("body_bytes_max", "16777216"), ("depth_max", "64"), ("chunk_bytes_max", "1048576"), ("keys_max", "0")];
+
 /// The limits a deployment can set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The largest request body accepted (`JSONSTORE_BODY_BYTES_MAX`, default 16 MiB).
+    /// The largest request body accepted (`body_bytes_max`, default 16 MiB).
     pub body_bytes_max: usize,
-    /// The deepest nesting of arrays and objects in the document (`JSONSTORE_DEPTH_MAX`,
-    /// default 64, at most 128).
+    /// The deepest nesting of arrays and objects in the document (`depth_max`, default 64, at
+    /// most 128).
     pub depth_max: usize,
-    /// How the document is split into stored values; its chunk size, the longest value
-    /// stored, is `JSONSTORE_CHUNK_BYTES_MAX` (default 1 MiB, at least 4 KiB).
+    /// How the document is split into stored values: its chunk size, the longest value stored,
+    /// is `chunk_bytes_max` (default 1 MiB, at least 4 KiB), and its key budget, the most keys
+    /// the store may hold, is `keys_max` (default 0: no budget).
     pub layout: LayoutConfig,
 }
 
@@ -24,20 +32,24 @@ impl Default for Config {
 
 impl Config {
     /// Reads the configuration from variables looked up by `lookup`; unset ones keep their
-    /// defaults.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+    /// defaults. A lookup error or an invalid value is an error that names the variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Result<Option<String>, String>) -> Result<Config, String> {
         let mut config = Config::default();
         let number = |name: &str, default: usize, min: usize, max: usize| match lookup(name) {
-            None => Ok(default),
-            Some(text) => match text.trim().parse::<usize>() {
+            Err(error) => Err(format!("configuration variable {name} could not be read: {error}")),
+            Ok(None) => Ok(default),
+            Ok(Some(text)) => match text.trim().parse::<usize>() {
                 Ok(value) if (min..=max).contains(&value) => Ok(value),
-                _ => Err(format!("{name} must be a whole number from {min} to {max}, not {text:?}")),
+                _ => Err(format!(
+                    "configuration variable {name} must be a whole number from {min} to {max}, not {text:?}"
+                )),
             },
         };
-        config.body_bytes_max = number("JSONSTORE_BODY_BYTES_MAX", config.body_bytes_max, 1, usize::MAX)?;
-        config.depth_max = number("JSONSTORE_DEPTH_MAX", config.depth_max, 1, DEPTH_MAX_LIMIT)?;
-        let chunk = number("JSONSTORE_CHUNK_BYTES_MAX", config.layout.chunk_bytes_max, 4096, 1 << 30)?;
-        config.layout = LayoutConfig::for_chunk(chunk);
+        config.body_bytes_max = number("body_bytes_max", config.body_bytes_max, 1, usize::MAX)?;
+        config.depth_max = number("depth_max", config.depth_max, 1, DEPTH_MAX_LIMIT)?;
+        let chunk = number("chunk_bytes_max", config.layout.chunk_bytes_max, 4096, 1 << 30)?;
+        let keys = number("keys_max", 0, 0, usize::MAX)?;
+        config.layout = LayoutConfig { keys_max: keys, ..LayoutConfig::for_chunk(chunk) };
         Ok(config)
     }
 }
@@ -46,11 +58,26 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn only(name: &'static str, value: &'static str) -> impl Fn(&str) -> Result<Option<String>, String> {
+        move |asked| Ok((asked == name).then(|| value.to_owned()))
+    }
+
     #[test]
     fn reads_variables() {
-        let config = Config::from_lookup(|name| (name == "JSONSTORE_DEPTH_MAX").then(|| "8".into())).unwrap();
+        let config = Config::from_lookup(only("depth_max", "8")).unwrap();
         assert_eq!(config, Config { depth_max: 8, ..Config::default() });
-        assert!(Config::from_lookup(|_| Some("lots".into())).is_err());
-        assert!(Config::from_lookup(|name| (name == "JSONSTORE_DEPTH_MAX").then(|| "129".into())).is_err());
+        let config = Config::from_lookup(only("keys_max", "1000")).unwrap();
+        assert_eq!(config.layout.keys_max, 1000);
+        assert!(Config::from_lookup(|_| Ok(Some("lots".into()))).is_err());
+        assert!(Config::from_lookup(only("depth_max", "129")).unwrap_err().contains("depth_max"));
+        assert!(Config::from_lookup(|_| Err("no such store".into())).unwrap_err().contains("no such store"));
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let defaults = Config::from_lookup(|name| {
+            Ok(VARIABLES.iter().find(|(variable, _)| *variable == name).map(|(_, default)| default.to_string()))
+        });
+        assert_eq!(defaults, Ok(Config::default()));
     }
 }

@@ -12,7 +12,7 @@ mod op;
 mod problem;
 mod respond;
 
-pub use config::Config;
+pub use config::{Config, VARIABLES};
 pub use op::Op;
 pub use problem::Problem;
 
@@ -218,6 +218,7 @@ fn transact<S: Store>(
     mut write: impl FnMut(&mut Tree<'_, S>) -> Result<Response, Problem>,
 ) -> Result<(Response, Garbage), Problem> {
     let mut garbage = Garbage::default();
+    let mut swept = false;
     for attempt in 1..=WRITE_ATTEMPTS_MAX {
         let session = u64::from_le_bytes(host.random_bytes()[..8].try_into().expect("8 bytes"));
         let (mut tree, watch) = Tree::watch(store, config.layout, session)?;
@@ -227,7 +228,8 @@ fn transact<S: Store>(
             host.back_off(attempt);
             continue;
         }
-        match write(&mut tree) {
+        let outcome = write(&mut tree).and_then(|response| Ok(tree.check_budget().map(|()| response)?));
+        match outcome {
             Ok(response) => {
                 let (swap, left) = tree.commit(watch)?;
                 garbage.absorb(left);
@@ -238,6 +240,14 @@ fn transact<S: Store>(
             }
             Err(problem) => {
                 garbage.absorb(tree.abort());
+                if problem.kind == problem::INSUFFICIENT_STORAGE && !swept {
+                    // Records that failed or crashed writers left count against the budget
+                    // too: remove them, then try once more.
+                    swept = true;
+                    std::mem::take(&mut garbage).collect(store, config.layout);
+                    Tree::sweep(store, config.layout)?;
+                    continue;
+                }
                 if problem.kind != problem::STALE {
                     garbage.collect(store, config.layout);
                     return Err(problem);

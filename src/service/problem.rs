@@ -80,7 +80,7 @@ impl Problem {
             413,
             "body-too-large",
             "Content Too Large",
-            format!("the request body is larger than the limit of {body_bytes_max} bytes (JSONSTORE_BODY_BYTES_MAX)"),
+            format!("the request body is larger than the limit of {body_bytes_max} bytes (configuration variable body_bytes_max)"),
         )
         .with("limit", body_bytes_max)
     }
@@ -135,7 +135,7 @@ pub fn too_deep(depth_max: usize) -> Problem {
         400,
         "too-deep",
         "Too Deeply Nested",
-        format!("the document may nest at most {depth_max} arrays or objects deep (JSONSTORE_DEPTH_MAX)"),
+        format!("the document may nest at most {depth_max} arrays or objects deep (configuration variable depth_max)"),
     )
     .with("limit", depth_max)
 }
@@ -184,6 +184,9 @@ impl From<StoreError> for Problem {
 /// starts such a request again rather than answer with it.
 pub const STALE: &str = "stale-read";
 
+/// The kind of the problem a write gets when it would take the store past its key budget.
+pub const INSUFFICIENT_STORAGE: &str = "insufficient-storage";
+
 impl From<layout::Error> for Problem {
     fn from(error: layout::Error) -> Self {
         match error {
@@ -191,6 +194,12 @@ impl From<layout::Error> for Problem {
             layout::Error::Corrupt(reason) => {
                 Problem::new(500, "corrupt-document", "Stored Document Unreadable", reason)
             }
+            over @ layout::Error::OverBudget { .. } => Problem::new(
+                507,
+                INSUFFICIENT_STORAGE,
+                "Insufficient Storage",
+                format!("{over}; nothing was written (the budget is configuration variable keys_max)"),
+            ),
             stale @ layout::Error::Stale(_) => {
                 Problem::new(503, STALE, "Service Unavailable", format!("{stale}; try again"))
                     .header("retry-after", "1")

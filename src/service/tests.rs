@@ -37,7 +37,13 @@ impl Api {
     /// An API whose layout stores almost every value in pages of its own, split into many
     /// parts, so that small tests exercise the whole layout.
     fn tiny() -> Self {
-        let layout = LayoutConfig { inline_bytes_max: 8, page_bytes_target: 40, chunk_bytes_max: 64, sweep_every: 3 };
+        let layout = LayoutConfig {
+            inline_bytes_max: 8,
+            page_bytes_target: 40,
+            chunk_bytes_max: 64,
+            sweep_every: 3,
+            keys_max: 0,
+        };
         Api { config: Config { layout, ..Config::default() }, ..Api::new() }
     }
 
@@ -395,6 +401,43 @@ proptest! {
             prop_assert_eq!(api.document(), expected.clone());
         }
         }
+    }
+}
+
+proptest! {
+    /// Under a key budget, the store never holds more keys than the budget, a write refused
+    /// with 507 changes nothing, and every other write matches the model.
+    #[test]
+    fn a_key_budget_is_never_exceeded(
+        ops in proptest::collection::vec(
+            (
+                prop_oneof![Just("PUT"), Just("PUT"), Just("PUT"), Just("DELETE")],
+                proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c"), Just("-")], 0..3),
+                arb_value(),
+            ),
+            1..40,
+        ),
+        keys_max in 8usize..80,
+    ) {
+        let mut api = Api::tiny();
+        api.config.layout.keys_max = keys_max;
+        let mut expected: Option<Value> = None;
+        for (method, tokens, value) in &ops {
+            let target = format!("/{}", tokens.join("/"));
+            let body = if *method == "PUT" { value.to_string() } else { String::new() };
+            let headers: &[(&str, &str)] = if *method == "PUT" { &[("content-type", "application/json")] } else { &[] };
+            let response = api.send(method, &target, headers, &body);
+            if response.status == 507 {
+                prop_assert!(*method == "PUT" || *method == "DELETE");
+            } else {
+                let status = model(&mut expected, method, tokens, value);
+                prop_assert_eq!(response.status, status, "{} {} {}", method, target, body);
+            }
+            prop_assert!(api.store.keys().unwrap().len() <= keys_max, "{} keys", api.store.keys().unwrap().len());
+            prop_assert_eq!(api.document(), expected.clone());
+        }
+        // Deleting the whole document always fits.
+        api.check("DELETE", "/", "", if expected.is_some() { 204 } else { 404 }, None);
     }
 }
 

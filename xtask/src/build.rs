@@ -4,6 +4,8 @@
 //! `wasi:keyvalue` run. `wasmtime serve` has none, so for it the handler's key-value imports
 //! are plugged with the file-backed provider (`jsonstore_kv_fs.wasm`), like `wac plug`; and,
 //! for several nodes sharing one Redis-protocol server, with `jsonstore_kv_redis.wasm`.
+//! Both providers also serve the handler's `wasi:config` import, the version Spin serves, from
+//! `JSONSTORE_*` environment variables.
 
 use crate::{cargo, root};
 use anyhow::{Context, Result, bail};

@@ -61,7 +61,7 @@ pub fn serve_command(wasmtime: &Path, component: &Path, addr: &str, data: &Path)
     let mut command = Command::new(wasmtime);
     command.args(["serve", "-Scli", "--addr", addr, "--dir"]);
     command.arg(format!("{}::/data", data.display()));
-    forward_limits(&mut command);
+    forward_config(&mut command);
     command.arg(component);
     command
 }
@@ -76,16 +76,17 @@ pub fn serve_redis_command(wasmtime: &Path, component: &Path, addr: &str, url: &
     let mut command = Command::new(wasmtime);
     command.args(["serve", "-Scli", "-Sinherit-network", "-Sallow-ip-name-lookup", "--addr", addr]);
     command.args(["--env", &format!("JSONSTORE_REDIS_URL={url}")]);
-    forward_limits(&mut command);
+    forward_config(&mut command);
     command.arg(component);
     command
 }
 
-/// Passes the limit variables that are set in the environment on to the component.
-fn forward_limits(command: &mut Command) {
-    for name in ["JSONSTORE_BODY_BYTES_MAX", "JSONSTORE_DEPTH_MAX"] {
-        if std::env::var_os(name).is_some() {
-            command.args(["--env", name]);
+/// Passes the configuration variables set in the environment (`JSONSTORE_*`) on to the
+/// component, whose provider serves them to the handler as `wasi:config`.
+fn forward_config(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| name.starts_with("JSONSTORE_") && name != "JSONSTORE_REDIS_URL") {
+            command.arg("--env").arg(name);
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::files::{self, Bucket, Swap};
+use bindings::exports::wasi::config::store as config;
 use bindings::exports::wasi::keyvalue::atomics::{self, CasError};
 use bindings::exports::wasi::keyvalue::store;
 
@@ -105,4 +106,16 @@ fn to_wit(error: files::Error) -> store::Error {
 
 fn random() -> u64 {
     bindings::wasi::random::random::get_random_u64()
+}
+
+/// `wasi:config/store`: the handler's configuration variables, from `JSONSTORE_*` environment
+/// variables (see [`jsonstore_env_config`]).
+impl config::Guest for Provider {
+    fn get(key: String) -> Result<Option<String>, config::Error> {
+        Ok(jsonstore_env_config::get(&key))
+    }
+
+    fn get_all() -> Result<Vec<(String, String)>, config::Error> {
+        Ok(jsonstore_env_config::all())
+    }
 }

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::net::TcpStream;
 
 use crate::server::{self, Bucket, Connection, Swap};
+use bindings::exports::wasi::config::store as config;
 use bindings::exports::wasi::keyvalue::atomics::{self, CasError};
 use bindings::exports::wasi::keyvalue::store;
 
@@ -125,5 +126,17 @@ fn to_wit(error: server::Error) -> store::Error {
     match error {
         server::Error::NoSuchStore => store::Error::NoSuchStore,
         other => store::Error::Other(other.to_string()),
+    }
+}
+
+/// `wasi:config/store`: the handler's configuration variables, from `JSONSTORE_*` environment
+/// variables (see [`jsonstore_env_config`]).
+impl config::Guest for Provider {
+    fn get(key: String) -> Result<Option<String>, config::Error> {
+        Ok(jsonstore_env_config::get(&key))
+    }
+
+    fn get_all() -> Result<Vec<(String, String)>, config::Error> {
+        Ok(jsonstore_env_config::all())
     }
 }

@@ -48,6 +48,8 @@ pub struct LayoutConfig {
     pub chunk_bytes_max: usize,
     /// Every this many generations, a writer sweeps unreachable records.
     pub sweep_every: u64,
+    /// The key budget: the most keys the store may hold (0: no budget). See [`Tree::watch`].
+    pub keys_max: usize,
 }
 
 impl LayoutConfig {
@@ -58,6 +60,7 @@ impl LayoutConfig {
             page_bytes_target: (16 * 1024).min(chunk_bytes_max / 4),
             chunk_bytes_max,
             sweep_every: 64,
+            keys_max: 0,
         }
     }
 }
@@ -77,6 +80,13 @@ pub enum Error {
     Corrupt(String),
     /// A record the root reaches is gone: a newer root replaced it. Start again from the root.
     Stale(String),
+    /// The write would take the store past its key budget ([`LayoutConfig::keys_max`]).
+    OverBudget {
+        /// How many keys the store would hold.
+        keys: usize,
+        /// How many it may hold for this write.
+        allowed: usize,
+    },
 }
 
 impl From<StoreError> for Error {
@@ -91,6 +101,9 @@ impl std::fmt::Display for Error {
             Error::Store(error) => write!(f, "the key-value store failed: {error}"),
             Error::Corrupt(reason) => write!(f, "the stored document is unreadable: {reason}"),
             Error::Stale(key) => write!(f, "record {key} was replaced while it was read"),
+            Error::OverBudget { keys, allowed } => {
+                write!(f, "the write needs the store to hold {keys} keys, but its key budget allows {allowed} here")
+            }
         }
     }
 }
@@ -143,6 +156,8 @@ pub struct Tree<'s, S: Store> {
     parts: RefCell<HashMap<String, usize>>,
     /// Whether the store had a root record when this tree was read.
     has_record: bool,
+    /// With a key budget, how many keys the store held when this transaction began.
+    keys_held: Option<usize>,
 }
 
 impl<'s, S: Store> Tree<'s, S> {
@@ -154,11 +169,19 @@ impl<'s, S: Store> Tree<'s, S> {
 
     /// The document as the store holds it now, for a transaction that ends with
     /// [`Tree::commit`]. `session` (random) keeps this writer's new keys apart from others'.
+    ///
+    /// With a key budget ([`LayoutConfig::keys_max`]), the transaction counts the store's keys
+    /// first; then no write may take the store past the budget at any moment (the host's limit
+    /// is never met), and one that adds keys must leave an eighth of the budget free, so that
+    /// writes that shrink the document, which store a few new pages too, always fit.
+    /// Writers that run at the same time each count alone.
     pub fn watch(store: &'s S, config: LayoutConfig, session: u64) -> Result<(Self, S::Watch), Error> {
+        let keys_held = if config.keys_max > 0 { Some(store.keys()?.len()) } else { None };
         let (watch, bytes) = store.watch(ROOT_KEY)?;
         let record = decode_root(bytes.as_deref())?;
         let mut tree = Tree::new(store, config, record, session);
         tree.has_record = bytes.is_some();
+        tree.keys_held = keys_held;
         Ok((tree, watch))
     }
 
@@ -175,6 +198,7 @@ impl<'s, S: Store> Tree<'s, S> {
             replaced: RefCell::default(),
             parts: RefCell::default(),
             has_record: true,
+            keys_held: None,
         }
     }
 
@@ -192,6 +216,31 @@ impl<'s, S: Store> Tree<'s, S> {
         let ticket = store.increment(INIT_KEY, 1)?;
         if ticket % 1000 == 1 && store.get(ROOT_KEY)?.is_none() {
             store.set(ROOT_KEY, &RootRecord { generation: 0, root: None }.encode())?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the transaction, if it commits, leaves the store within its key budget:
+    /// a transaction that adds keys must leave an eighth of the budget free.
+    pub fn check_budget(&self) -> Result<(), Error> {
+        let Some(held) = self.keys_held else { return Ok(()) };
+        let parts = self.parts.borrow();
+        let removed: usize = self.replaced.borrow().iter().map(|key| 1 + parts.get(key).copied().unwrap_or(0)).sum();
+        let added = self.written.borrow().len();
+        let allowed = self.config.keys_max - self.config.keys_max / 8;
+        if added > removed && held + added - removed > allowed {
+            return Err(Error::OverBudget { keys: held + added - removed, allowed });
+        }
+        Ok(())
+    }
+
+    /// Notes that `count` more keys are about to be written; fails if the store would then hold
+    /// more than its key budget.
+    fn spend(&self, count: usize) -> Result<(), Error> {
+        let Some(held) = self.keys_held else { return Ok(()) };
+        let keys = held + self.written.borrow().len() + count;
+        if keys > self.config.keys_max {
+            return Err(Error::OverBudget { keys, allowed: self.config.keys_max });
         }
         Ok(())
     }
@@ -335,6 +384,7 @@ impl<'s, S: Store> Tree<'s, S> {
         if bytes.len() > chunk {
             let parts = bytes.chunks(chunk);
             let count = parts.len();
+            self.spend(count + 1)?;
             for (part, bytes) in parts.enumerate() {
                 let part_key = format!("{key}/{part}");
                 self.written.borrow_mut().push(part_key.clone());
@@ -344,6 +394,7 @@ impl<'s, S: Store> Tree<'s, S> {
             self.parts.borrow_mut().insert(key.clone(), count);
             self.store.set(&key, format!("{}{count}", TAG_PARTS as char).as_bytes())?;
         } else {
+            self.spend(1)?;
             self.written.borrow_mut().push(key.clone());
             self.store.set(&key, bytes)?;
         }
