@@ -151,6 +151,8 @@ fn simulate(seed: u64) {
         page_bytes_target: 24 + rng.below(200) as usize,
         chunk_bytes_max: 32 + rng.below(300) as usize,
         sweep_every: 1 + rng.below(6),
+        // A key budget in a third of the runs: a write over it changes nothing.
+        keys_max: if rng.below(3) == 0 { 10 + rng.below(80) as usize } else { 0 },
     };
     let config = Config { layout, ..Config::default() };
     let store = MemoryStore::new();

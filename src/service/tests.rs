@@ -17,8 +17,11 @@ impl Host for TestHost {
         self.ticks.set(self.ticks.get() + 1);
         1_700_000_000_000 + self.ticks.get()
     }
+    /// Never the same twice in a test run, as random sessions are in practice.
     fn random_bytes(&self) -> [u8; 9] {
-        [self.ticks.get() as u8; 9]
+        static DRAWN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let drawn = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_le_bytes();
+        std::array::from_fn(|i| drawn[i % 8])
     }
     fn back_off(&self, _attempt: u32) {}
 }
@@ -242,8 +245,7 @@ fn head_has_headers_but_no_body() {
 
 #[test]
 fn a_write_that_loses_the_race_is_retried() {
-    let store =
-        FaultyCas { inner: MemoryStore::new(), blind_create: false, false_conflict: false, races_left: Cell::new(3) };
+    let store = FaultyCas::new(false, false, 3, 0);
     let request = Request {
         method: "PUT".into(),
         target: "/mine".into(),
@@ -529,12 +531,31 @@ fn big_bodies_are_stored_as_they_are_parsed() {
 /// A store with the compare-and-swap faults seen on real hosts: `blind_create` swaps a key that
 /// was missing when watched without comparing (Spin 4.0.2's SQLite store), and `false_conflict`
 /// reports a conflict for a swap it made (Spin 4.0.2's Redis store). A write by another client
-/// lands between every watch and swap while `races_left` lasts.
+/// lands between every watch and swap while `races_left` lasts, and between a falsely reported
+/// swap and its report while `late_races_left` lasts.
 struct FaultyCas {
     inner: MemoryStore,
     blind_create: bool,
     false_conflict: bool,
     races_left: Cell<u32>,
+    late_races_left: Cell<u32>,
+}
+
+impl FaultyCas {
+    fn new(blind_create: bool, false_conflict: bool, races: u32, late_races: u32) -> Self {
+        let (races_left, late_races_left) = (Cell::new(races), Cell::new(late_races));
+        FaultyCas { inner: MemoryStore::new(), blind_create, false_conflict, races_left, late_races_left }
+    }
+
+    /// Another client's write.
+    fn race(&self, left: &Cell<u32>, name: &str) {
+        if left.get() > 0 {
+            left.set(left.get() - 1);
+            let target = format!("/{name}{}", left.get());
+            let other = Request { method: "PUT".into(), target, headers: vec![], body: b"1".to_vec() };
+            handle(self, &Config::default(), &TestHost::default(), &other);
+        }
+    }
 }
 
 impl Store for FaultyCas {
@@ -556,16 +577,7 @@ impl Store for FaultyCas {
     }
     fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), crate::store::StoreError> {
         let (watch, value) = self.inner.watch(key)?;
-        if self.races_left.get() > 0 {
-            self.races_left.set(self.races_left.get() - 1);
-            let other = Request {
-                method: "PUT".into(),
-                target: format!("/other{}", self.races_left.get()),
-                headers: vec![],
-                body: b"1".to_vec(),
-            };
-            handle(self, &Config::default(), &TestHost::default(), &other);
-        }
+        self.race(&self.races_left, "other");
         let missing = value.is_none();
         Ok(((watch, missing, key.to_owned()), value))
     }
@@ -575,7 +587,10 @@ impl Store for FaultyCas {
             return Ok(Swap::Done);
         }
         match self.inner.swap(watch, value)? {
-            Swap::Done if self.false_conflict => Ok(Swap::Conflict),
+            Swap::Done if self.false_conflict => {
+                self.race(&self.late_races_left, "late");
+                Ok(Swap::Conflict)
+            }
             outcome => Ok(outcome),
         }
     }
@@ -584,7 +599,7 @@ impl Store for FaultyCas {
 #[test]
 fn writes_survive_hosts_with_faulty_compare_and_swap() {
     for (blind_create, false_conflict) in [(true, false), (false, true), (true, true)] {
-        let store = FaultyCas { inner: MemoryStore::new(), blind_create, false_conflict, races_left: Cell::new(3) };
+        let store = FaultyCas::new(blind_create, false_conflict, 3, 0);
         let request = Request {
             method: "PUT".into(),
             target: "/mine".into(),
@@ -601,4 +616,24 @@ fn writes_survive_hosts_with_faulty_compare_and_swap() {
             assert_eq!(doc[format!("other{other}")], json!(1), "{blind_create} {false_conflict}: {doc}");
         }
     }
+}
+
+/// On a host that reports a conflict for a swap it made, and where another writer commits
+/// before the writer looks again, the write is still applied exactly once.
+#[test]
+fn a_falsely_reported_conflict_does_not_apply_a_write_twice() {
+    let store = FaultyCas::new(false, true, 0, 0);
+    let config = Config::default();
+    let send = |method: &str, target: &str, body: &str| {
+        let headers = vec![("content-type".into(), "application/json".into())];
+        let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
+        handle(&store, &config, &TestHost::default(), &request)
+    };
+    assert_eq!(send("PUT", "/list", "[]").status, 201);
+    store.late_races_left.set(1);
+    let appended = send("POST", "/list", "\"x\"");
+    assert_eq!(appended.status, 201, "{}", String::from_utf8_lossy(&appended.body));
+    let doc = document(&store.inner, &config).unwrap();
+    assert_eq!(doc["list"], json!(["x"]), "{doc}");
+    assert_eq!(doc["late0"], json!(1), "{doc}");
 }

@@ -110,17 +110,28 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The root record: the generation of the last commit and the document's root, if any.
+/// How many recent commits a root record names.
+pub const COMMITS_KEPT: usize = 32;
+
+/// The root record: the generation of the last commit, the sessions of the last
+/// [`COMMITS_KEPT`] commits (oldest first), and the document's root, if any.
 #[derive(Debug, Clone, PartialEq)]
 struct RootRecord {
     generation: u64,
+    commits: Vec<u64>,
     root: Option<Child>,
 }
 
 impl RootRecord {
+    fn empty() -> Self {
+        RootRecord { generation: 0, commits: Vec::new(), root: None }
+    }
+
     fn encode(&self) -> Vec<u8> {
         let mut out = vec![FORMAT];
-        out.extend_from_slice(format!("{{\"generation\":{},\"root\":", self.generation).as_bytes());
+        let commits: Vec<String> = self.commits.iter().map(|session| format!("\"{session:x}\"")).collect();
+        let head = format!("{{\"generation\":{},\"commits\":[{}],\"root\":", self.generation, commits.join(","));
+        out.extend_from_slice(head.as_bytes());
         match &self.root {
             Some(child) => child.write(&mut out, true),
             None => out.extend_from_slice(b"null"),
@@ -133,11 +144,20 @@ impl RootRecord {
         let value: serde_json::Value = serde_json::from_slice(json).map_err(|error| error.to_string())?;
         let serde_json::Value::Object(mut map) = value else { return Err("the root record is an object".into()) };
         let generation = map.get("generation").and_then(serde_json::Value::as_u64).ok_or("no generation")?;
+        let commits = match map.get("commits") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(commits)) => commits
+                .iter()
+                .map(|session| session.as_str().and_then(|hex| u64::from_str_radix(hex, 16).ok()))
+                .collect::<Option<_>>()
+                .ok_or("a commit is not a hex session")?,
+            Some(_) => return Err("commits is not an array".into()),
+        };
         let root = match map.remove("root") {
             None | Some(serde_json::Value::Null) => None,
             Some(child) => Some(Child::decode(child)?),
         };
-        Ok(RootRecord { generation, root })
+        Ok(RootRecord { generation, commits, root })
     }
 }
 
@@ -158,6 +178,8 @@ pub struct Tree<'s, S: Store> {
     has_record: bool,
     /// With a key budget, how many keys the store held when this transaction began.
     keys_held: Option<usize>,
+    /// The sessions of the last commits, from the root record.
+    commits: Vec<u64>,
 }
 
 impl<'s, S: Store> Tree<'s, S> {
@@ -191,6 +213,7 @@ impl<'s, S: Store> Tree<'s, S> {
             config,
             generation: record.generation,
             root: record.root,
+            commits: record.commits,
             session,
             counter: Cell::new(0),
             cache: RefCell::default(),
@@ -215,7 +238,7 @@ impl<'s, S: Store> Tree<'s, S> {
     pub fn initialise(store: &'s S) -> Result<(), Error> {
         let ticket = store.increment(INIT_KEY, 1)?;
         if ticket % 1000 == 1 && store.get(ROOT_KEY)?.is_none() {
-            store.set(ROOT_KEY, &RootRecord { generation: 0, root: None }.encode())?;
+            store.set(ROOT_KEY, &RootRecord::empty().encode())?;
         }
         Ok(())
     }
@@ -252,12 +275,17 @@ impl<'s, S: Store> Tree<'s, S> {
     /// client first.
     pub fn commit(mut self, watch: S::Watch) -> Result<(Swap, Garbage), Error> {
         let generation = self.generation + 1;
-        let record = RootRecord { generation, root: self.root.take() };
-        let bytes = record.encode();
-        let mut swap = self.store.swap(watch, &bytes)?;
-        // Some hosts report a conflict for a swap that happened (Spin 4.0.2's Redis store does):
-        // the root record names this transaction's own keys, so finding it there means success.
-        if swap == Swap::Conflict && self.store.get(ROOT_KEY)?.as_deref() == Some(bytes.as_slice()) {
+        let mut commits = std::mem::take(&mut self.commits);
+        commits.push(self.session);
+        commits.drain(..commits.len().saturating_sub(COMMITS_KEPT));
+        let record = RootRecord { generation, commits, root: self.root.take() };
+        let mut swap = self.store.swap(watch, &record.encode())?;
+        // Some hosts report a conflict for a swap that happened (Spin 4.0.2's Redis store does).
+        // Root records name the sessions of recent commits, so finding this one there means
+        // the swap happened, even if others committed since: trying again would apply the
+        // write twice (a POST would append twice).
+        if swap == Swap::Conflict && decode_root(self.store.get(ROOT_KEY)?.as_deref())?.commits.contains(&self.session)
+        {
             swap = Swap::Done;
         }
         // After a conflict, what this transaction wrote is left to the sweep: on a host that
@@ -456,7 +484,7 @@ impl Garbage {
 
 fn decode_root(bytes: Option<&[u8]>) -> Result<RootRecord, Error> {
     match bytes {
-        None | Some([]) => Ok(RootRecord { generation: 0, root: None }),
+        None | Some([]) => Ok(RootRecord::empty()),
         Some([FORMAT, json @ ..]) => {
             RootRecord::decode(json).map_err(|error| Error::Corrupt(format!("the root record is not valid: {error}")))
         }
