@@ -221,15 +221,26 @@ impl Bucket {
 
     /// Returns every key that has a value, sorted. There is no paging: the list is complete.
     pub fn list(&self) -> Result<Vec<String>, Error> {
-        let list_error = |source| Error::Io { op: "list-keys", key: None, source };
+        // A key deleted while it is listed can make the host report its entry as not found;
+        // listing again does not see it any more.
+        let mut tries = 0;
+        loop {
+            match self.list_once() {
+                Err(error) if error.kind() == ErrorKind::NotFound && tries < LIST_TRIES_MAX => tries += 1,
+                outcome => return outcome.map_err(|source| Error::Io { op: "list-keys", key: None, source }),
+            }
+        }
+    }
+
+    fn list_once(&self) -> io::Result<Vec<String>> {
         let entries = match fs::read_dir(&self.dir) {
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            result => result.map_err(list_error)?,
+            result => result?,
         };
         let mut keys = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(list_error)?;
-            if entry.file_type().map_err(list_error)?.is_dir()
+            let entry = entry?;
+            if entry.file_type()?.is_dir()
                 && let Some(key) = entry.file_name().to_str().and_then(key_from_name)
             {
                 keys.push(key);
@@ -551,6 +562,9 @@ pub fn std_random() -> u64 {
 
 /// How many versions share an epoch directory.
 const EPOCH_VERSIONS: u64 = 16;
+
+/// How many times a listing starts again when keys vanish while it reads the directory.
+const LIST_TRIES_MAX: u32 = 10;
 
 /// The highest epoch whose versions all fit in a `u64`.
 const EPOCH_MAX: u64 = u64::MAX / EPOCH_VERSIONS - 1;
