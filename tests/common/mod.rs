@@ -183,7 +183,11 @@ impl Server {
     /// `--env NAME=VALUE`), which come before the component.
     pub fn start_component(component: &Path, args: &[&str]) -> Server {
         let mut command = Command::new(required("JSONSTORE_WASMTIME"));
-        command.args(["serve", "-Scli", "--addr", "127.0.0.1:0"]).args(args).arg(component);
+        command.args(["serve", "-Scli", "--addr", "127.0.0.1:0"]);
+        // The tuning `cargo xtask serve` uses (see xtask's `tools::TUNING`).
+        command.args(std::env::var("JSONSTORE_WASMTIME_OPTIONS").unwrap_or_default().split_whitespace());
+        command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+        command.args(args).arg(component);
         let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starting wasmtime serve");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(String::new()));

@@ -94,6 +94,7 @@ fn test(args: &[String]) -> Result<()> {
         .env("JSONSTORE_COMPONENT_REDIS", &artifacts.composed_redis)
         .env("JSONSTORE_REDIS_SERVER", &redis_server)
         .env("JSONSTORE_HANDLER", &artifacts.handler)
+        .env("JSONSTORE_WASMTIME_OPTIONS", tools::TUNING.join(" "))
         .status()?;
     if !status.success() {
         bail!("cargo test failed");

@@ -59,7 +59,9 @@ pub fn wasmtime() -> Result<PathBuf> {
 /// The command that serves `component` on `addr`, persisting in `data`.
 pub fn serve_command(wasmtime: &Path, component: &Path, addr: &str, data: &Path) -> Command {
     let mut command = Command::new(wasmtime);
-    command.args(["serve", "-Scli", "--addr", addr, "--dir"]);
+    command.args(["serve", "-Scli", "--addr", addr]);
+    tune(&mut command);
+    command.arg("--dir");
     command.arg(format!("{}::/data", data.display()));
     forward_config(&mut command);
     command.arg(component);
@@ -75,11 +77,37 @@ pub fn serve_command(wasmtime: &Path, component: &Path, addr: &str, data: &Path)
 pub fn serve_redis_command(wasmtime: &Path, component: &Path, addr: &str, url: &str) -> Command {
     let mut command = Command::new(wasmtime);
     command.args(["serve", "-Scli", "-Sinherit-network", "-Sallow-ip-name-lookup", "--addr", addr]);
+    tune(&mut command);
     command.args(["--env", &format!("JSONSTORE_REDIS_URL={url}")]);
     forward_config(&mut command);
     command.arg(component);
     command
 }
+
+/// How `wasmtime serve` is tuned for a fresh instance per request, the same for every component
+/// (the benchmark's baseline too).
+///
+/// - The pooling allocator, keeping the first MiB and a bit of each linear memory resident:
+///   instances reuse memory slots, which are reset by copying rather than by unmapping pages,
+///   saving the page faults and TLB shootdowns that otherwise cost more than the request.
+///   (Rust components keep their 1 MiB stack at the bottom of memory, then data and heap.)
+/// - No `RUST_BACKTRACE`: with it, wasmtime captures a backtrace for every error a guest gets
+///   back, such as a file that does not exist.
+fn tune(command: &mut Command) {
+    command.args(TUNING);
+    command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+}
+
+/// The `wasmtime serve` options of [`tune`]; the end-to-end tests get them too (through
+/// `$JSONSTORE_WASMTIME_OPTIONS`), so that they test what `cargo xtask serve` runs.
+pub const TUNING: [&str; 6] = [
+    "-O",
+    "pooling-allocator=y",
+    "-O",
+    "pooling-memory-keep-resident=1179648",
+    "-O",
+    "pooling-table-keep-resident=65536",
+];
 
 /// Passes the configuration variables set in the environment (`JSONSTORE_*`) on to the
 /// component, whose provider serves them to the handler as `wasi:config`.
