@@ -97,7 +97,10 @@ impl Host for SimHost {
         let bytes = self.0.get().to_le_bytes();
         [bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], 0]
     }
-    fn back_off(&self, _attempt: u32) {}
+    /// Time passes while a writer backs off.
+    fn back_off(&self, _attempt: u32) {
+        self.0.set(self.0.get() + 16);
+    }
 }
 
 fn request(method: &str, target: &str, content_type: &str, body: String) -> Request {

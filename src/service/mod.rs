@@ -11,14 +11,16 @@ mod config;
 mod op;
 mod problem;
 mod respond;
+mod transact;
 
 pub use config::{Config, VARIABLES};
 pub use op::Op;
 pub use problem::Problem;
 
 use crate::core::layout::{Garbage, Payload, Tree};
-use crate::store::{Store, Swap};
+use crate::store::Store;
 use conditions::Conditions;
+use transact::transact;
 
 /// The methods JSONStore serves, for `Allow` headers.
 pub const ALLOW: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
@@ -26,8 +28,7 @@ pub const ALLOW: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
 /// The media types `PATCH` accepts, for `Accept-Patch` headers.
 pub const ACCEPT_PATCH: &str = "application/merge-patch+json, application/json-patch+json, application/json";
 
-/// How many times a write is tried when other writers keep committing first.
-pub const WRITE_ATTEMPTS_MAX: u32 = 200;
+pub use transact::{LEASE_MILLIS, WAIT_MILLIS_MAX, WRITE_ATTEMPTS_MAX};
 
 /// How many times a read starts again when writers replace what it is reading.
 pub const READ_ATTEMPTS_MAX: u32 = 20;
@@ -207,63 +208,6 @@ fn read<T>(host: &impl Host, mut attempt: impl FnMut() -> Result<T, Problem>) ->
         }
     }
     unreachable!("the last attempt returns")
-}
-
-/// Runs `write` on the stored document and commits the result, retrying on conflicts.
-/// Returns the response and the garbage of every attempt.
-fn transact<S: Store>(
-    store: &S,
-    config: &Config,
-    host: &impl Host,
-    mut write: impl FnMut(&mut Tree<'_, S>) -> Result<Response, Problem>,
-) -> Result<(Response, Garbage), Problem> {
-    let mut garbage = Garbage::default();
-    let mut swept = false;
-    for attempt in 1..=WRITE_ATTEMPTS_MAX {
-        let session = u64::from_le_bytes(host.random_bytes()[..8].try_into().expect("8 bytes"));
-        let (mut tree, watch) = Tree::watch(store, config.layout, session)?;
-        if !tree.has_root_record() {
-            drop((tree, watch));
-            Tree::initialise(store)?;
-            host.back_off(attempt);
-            continue;
-        }
-        let outcome = write(&mut tree).and_then(|response| Ok(tree.check_budget().map(|()| response)?));
-        match outcome {
-            Ok(response) => {
-                let (swap, left) = tree.commit(watch)?;
-                garbage.absorb(left);
-                match swap {
-                    Swap::Done => return Ok((response, garbage)),
-                    Swap::Conflict => host.back_off(attempt),
-                }
-            }
-            Err(problem) => {
-                garbage.absorb(tree.abort());
-                if problem.kind == problem::INSUFFICIENT_STORAGE && !swept {
-                    // Records that failed or crashed writers left count against the budget
-                    // too: remove them, then try once more.
-                    swept = true;
-                    std::mem::take(&mut garbage).collect(store, config.layout);
-                    Tree::sweep(store, config.layout)?;
-                    continue;
-                }
-                if problem.kind != problem::STALE {
-                    garbage.collect(store, config.layout);
-                    return Err(problem);
-                }
-                host.back_off(attempt);
-            }
-        }
-    }
-    garbage.collect(store, config.layout);
-    Err(Problem::new(
-        503,
-        "contention",
-        "Too Much Contention",
-        format!("other writers committed first {WRITE_ATTEMPTS_MAX} times in a row; nothing was written"),
-    )
-    .header("retry-after", "1"))
 }
 
 #[cfg(test)]

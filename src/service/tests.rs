@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::core::layout::LayoutConfig;
-use crate::store::MemoryStore;
+use crate::store::{MemoryStore, Swap};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::cell::Cell;
@@ -23,7 +23,10 @@ impl Host for TestHost {
         let drawn = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_le_bytes();
         std::array::from_fn(|i| drawn[i % 8])
     }
-    fn back_off(&self, _attempt: u32) {}
+    /// Time passes while a writer backs off.
+    fn back_off(&self, _attempt: u32) {
+        self.ticks.set(self.ticks.get() + 16);
+    }
 }
 
 struct Api {
@@ -539,12 +542,15 @@ struct FaultyCas {
     false_conflict: bool,
     races_left: Cell<u32>,
     late_races_left: Cell<u32>,
+    /// How many swaps were done.
+    swaps: Cell<u32>,
 }
 
 impl FaultyCas {
     fn new(blind_create: bool, false_conflict: bool, races: u32, late_races: u32) -> Self {
         let (races_left, late_races_left) = (Cell::new(races), Cell::new(late_races));
-        FaultyCas { inner: MemoryStore::new(), blind_create, false_conflict, races_left, late_races_left }
+        let swaps = Cell::new(0);
+        FaultyCas { inner: MemoryStore::new(), blind_create, false_conflict, races_left, late_races_left, swaps }
     }
 
     /// Another client's write.
@@ -586,7 +592,11 @@ impl Store for FaultyCas {
             self.inner.set(&key, value)?;
             return Ok(Swap::Done);
         }
-        match self.inner.swap(watch, value)? {
+        let swap = self.inner.swap(watch, value)?;
+        if swap == Swap::Done {
+            self.swaps.set(self.swaps.get() + 1);
+        }
+        match swap {
             Swap::Done if self.false_conflict => {
                 self.race(&self.late_races_left, "late");
                 Ok(Swap::Conflict)
@@ -636,4 +646,40 @@ fn a_falsely_reported_conflict_does_not_apply_a_write_twice() {
     let doc = document(&store.inner, &config).unwrap();
     assert_eq!(doc["list"], json!(["x"]), "{doc}");
     assert_eq!(doc["late0"], json!(1), "{doc}");
+}
+
+/// A writer waits for another writer's lease to end before it starts, and its commit ends it.
+#[test]
+fn a_writer_waits_for_another_writers_lease() {
+    let api = Api::new();
+    api.check("PUT", "/a", "1", 201, None);
+    let now = api.host.now_millis();
+    let (mut tree, watch) = Tree::watch(&api.store, api.config.layout, 7).unwrap();
+    tree.set_lease(Some(crate::core::layout::Lease { holder: 42, until_millis: now + LEASE_MILLIS }));
+    assert_eq!(tree.commit(watch).unwrap().0, Swap::Done);
+
+    api.check("PUT", "/b", "2", 201, None);
+    assert!(api.host.now_millis() > now + LEASE_MILLIS, "the write did not wait for the lease");
+    assert_eq!(Tree::read(&api.store, api.config.layout).unwrap().lease(), None);
+    assert_eq!(api.document(), Some(json!({"a": 1, "b": 2})));
+}
+
+/// A writer that loses to another claims the lease, so that its next attempt goes first,
+/// and its commit ends the lease.
+#[test]
+fn a_writer_that_loses_claims_the_lease() {
+    let store = FaultyCas::new(false, false, 0, 0);
+    let config = Config::default();
+    let put =
+        |target: &str| Request { method: "PUT".into(), target: target.into(), headers: vec![], body: b"1".to_vec() };
+    let host = TestHost::default();
+    assert_eq!(handle(&store, &config, &host, &put("/first")).status, 201);
+    store.races_left.set(1);
+    store.swaps.set(0);
+    assert_eq!(handle(&store, &config, &host, &put("/mine")).status, 201);
+    let doc = document(&store.inner, &config).unwrap();
+    assert_eq!(doc, json!({"first": 1, "mine": 1, "other0": 1}));
+    assert_eq!(Tree::read(&store.inner, config.layout).unwrap().lease(), None);
+    // The race, the claim and the write: three commits after the first root.
+    assert_eq!(store.swaps.get(), 3);
 }

@@ -30,7 +30,9 @@
 //! version n+1 over version n, a writer writes the whole file under `.tmp`, syncs it, and
 //! hard-links it into place; the link fails if n+1 exists. Either way exactly one writer wins and
 //! the others' compare-and-swap fails. A key is deleted by renaming its directory into `.tmp`,
-//! then removing it there. A crash leaves strays in `.tmp`; one delete (or epoch retirement) in
+//! then removing it there. A delete is not synced by itself: it becomes durable with the next
+//! sync of the bucket directory, which every new key makes, so a power cut may bring back a key
+//! deleted just before (JSONStore deletes only records no root reaches, which it sweeps again). A crash leaves strays in `.tmp`; one delete (or epoch retirement) in
 //! 100 removes those older than ten minutes, so an operation stalled that long may fail.
 //!
 //! That is only a compare-and-swap if a version name, once taken, can never be taken again by a
@@ -80,7 +82,7 @@
 //! | set, key at version 24      | 23    | as get without the read, write (7), link, sync epoch (2), unlink |
 //! | swap                        | 11    | write (7), link, sync epoch (2), unlink                 |
 //! | swap, key was absent        | 12    | as set of a new key, without the list                   |
-//! | delete, key written once    | 13    | rename, sync bucket (2), list (6), 2 unlink, 2 rmdir    |
+//! | delete, key written once    | 11    | rename, list (6), 2 unlink, 2 rmdir                     |
 //! | delete, absent              | 3     | rename, mkdir `.tmp` (it exists), rename                |
 //! | list-keys                   | 4+2n  | list the bucket directory                               |
 //!
@@ -207,7 +209,6 @@ impl Bucket {
         let key_dir = self.dir.join(key_name(key)?);
         match self.in_temp(|id, trash| fs::rename(&key_dir, trash).map(|()| (id, trash.to_owned()))) {
             Ok((id, trash)) => {
-                sync_dir(&self.dir);
                 remove_key_dir(&trash);
                 if id.is_multiple_of(SWEEP_ODDS) {
                     self.sweep();

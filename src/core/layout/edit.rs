@@ -8,9 +8,10 @@
 //! size.
 
 use super::node::{self, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
-use super::{Error, Tree};
+use super::{Error, Tree, WRITTEN_CACHE_BYTES};
 use crate::store::Store;
 use serde_json::{Map, Value};
+use std::rc::Rc;
 
 /// One change to one member of a collection.
 #[derive(Debug)]
@@ -191,7 +192,13 @@ impl<S: Store> Tree<'_, S> {
         let hash = if below { page.hash() } else { node::hash(&bytes) };
         let key = self.write_record(&bytes)?;
         let reference = PageRef { key: String::new(), hash, len: page.len(), first: page.first(), below };
-        // Not cached: a big write would hold the whole document in memory.
+        // Cached while small, for the response to read back; a big write would otherwise hold
+        // the whole document in memory.
+        let cached = self.written_cached.get() + bytes.len();
+        if cached <= WRITTEN_CACHE_BYTES {
+            self.written_cached.set(cached);
+            self.cache.borrow_mut().insert(key.clone(), Rc::new(page));
+        }
         Ok(PageRef { key, ..reference })
     }
 

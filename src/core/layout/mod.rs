@@ -37,6 +37,9 @@ pub const NODE_PREFIX: &str = "jsonstore.n.";
 /// The first byte of a root record: the layout's format version.
 pub const FORMAT: u8 = b'2';
 
+/// How many bytes of the pages a transaction writes it keeps in memory, to read them back.
+const WRITTEN_CACHE_BYTES: usize = 256 * 1024;
+
 /// Sizes that shape the layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayoutConfig {
@@ -113,25 +116,41 @@ impl std::error::Error for Error {}
 /// How many recent commits a root record names.
 pub const COMMITS_KEPT: usize = 32;
 
+/// A writer's claim to go first: while it lasts, other writers wait rather than start
+/// transactions that would lose to it. It only saves wasted work; compare-and-swap alone keeps
+/// writes safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// Who holds it: a random number per write request.
+    pub holder: u64,
+    /// When it ends, in milliseconds since the Unix epoch.
+    pub until_millis: u64,
+}
+
 /// The root record: the generation of the last commit, the sessions of the last
-/// [`COMMITS_KEPT`] commits (oldest first), and the document's root, if any.
+/// [`COMMITS_KEPT`] commits (oldest first), the write lease, if any, and the document's root.
 #[derive(Debug, Clone, PartialEq)]
 struct RootRecord {
     generation: u64,
     commits: Vec<u64>,
+    lease: Option<Lease>,
     root: Option<Child>,
 }
 
 impl RootRecord {
     fn empty() -> Self {
-        RootRecord { generation: 0, commits: Vec::new(), root: None }
+        RootRecord { generation: 0, commits: Vec::new(), lease: None, root: None }
     }
 
     fn encode(&self) -> Vec<u8> {
         let mut out = vec![FORMAT];
         let commits: Vec<String> = self.commits.iter().map(|session| format!("\"{session:x}\"")).collect();
-        let head = format!("{{\"generation\":{},\"commits\":[{}],\"root\":", self.generation, commits.join(","));
+        let head = format!("{{\"generation\":{},\"commits\":[{}],", self.generation, commits.join(","));
         out.extend_from_slice(head.as_bytes());
+        if let Some(Lease { holder, until_millis }) = self.lease {
+            out.extend_from_slice(format!("\"lease\":[\"{holder:x}\",{until_millis}],").as_bytes());
+        }
+        out.extend_from_slice(b"\"root\":");
         match &self.root {
             Some(child) => child.write(&mut out, true),
             None => out.extend_from_slice(b"null"),
@@ -153,11 +172,23 @@ impl RootRecord {
                 .ok_or("a commit is not a hex session")?,
             Some(_) => return Err("commits is not an array".into()),
         };
+        let lease = match map.get("lease") {
+            None => None,
+            Some(lease) => {
+                let holder =
+                    lease.get(0).and_then(serde_json::Value::as_str).and_then(|hex| u64::from_str_radix(hex, 16).ok());
+                let until_millis = lease.get(1).and_then(serde_json::Value::as_u64);
+                Some(Lease {
+                    holder: holder.ok_or("a bad lease holder")?,
+                    until_millis: until_millis.ok_or("a bad lease end")?,
+                })
+            }
+        };
         let root = match map.remove("root") {
             None | Some(serde_json::Value::Null) => None,
             Some(child) => Some(Child::decode(child)?),
         };
-        Ok(RootRecord { generation, commits, root })
+        Ok(RootRecord { generation, commits, lease, root })
     }
 }
 
@@ -170,6 +201,8 @@ pub struct Tree<'s, S: Store> {
     session: u64,
     counter: Cell<u64>,
     cache: RefCell<HashMap<String, Rc<Page>>>,
+    /// The bytes of the written pages in `cache`, at most [`WRITTEN_CACHE_BYTES`].
+    written_cached: Cell<usize>,
     written: RefCell<Vec<String>>,
     replaced: RefCell<Vec<String>>,
     /// The number of parts of each split record this tree has read or written.
@@ -180,6 +213,10 @@ pub struct Tree<'s, S: Store> {
     keys_held: Option<usize>,
     /// The sessions of the last commits, from the root record.
     commits: Vec<u64>,
+    /// The write lease the root record names.
+    lease: Option<Lease>,
+    /// The write lease the committed root record will name.
+    next_lease: Option<Lease>,
 }
 
 impl<'s, S: Store> Tree<'s, S> {
@@ -214,9 +251,12 @@ impl<'s, S: Store> Tree<'s, S> {
             generation: record.generation,
             root: record.root,
             commits: record.commits,
+            lease: record.lease,
+            next_lease: None,
             session,
             counter: Cell::new(0),
             cache: RefCell::default(),
+            written_cached: Cell::new(0),
             written: RefCell::default(),
             replaced: RefCell::default(),
             parts: RefCell::default(),
@@ -241,6 +281,16 @@ impl<'s, S: Store> Tree<'s, S> {
             store.set(ROOT_KEY, &RootRecord::empty().encode())?;
         }
         Ok(())
+    }
+
+    /// The write lease the root record names, if any (it may have ended).
+    pub fn lease(&self) -> Option<Lease> {
+        self.lease
+    }
+
+    /// Makes the commit name `lease` as the write lease; without this call, it names none.
+    pub fn set_lease(&mut self, lease: Option<Lease>) {
+        self.next_lease = lease;
     }
 
     /// Checks that the transaction, if it commits, leaves the store within its key budget:
@@ -278,7 +328,7 @@ impl<'s, S: Store> Tree<'s, S> {
         let mut commits = std::mem::take(&mut self.commits);
         commits.push(self.session);
         commits.drain(..commits.len().saturating_sub(COMMITS_KEPT));
-        let record = RootRecord { generation, commits, root: self.root.take() };
+        let record = RootRecord { generation, commits, lease: self.next_lease, root: self.root.take() };
         let mut swap = self.store.swap(watch, &record.encode())?;
         // Some hosts report a conflict for a swap that happened (Spin 4.0.2's Redis store does).
         // Root records name the sessions of recent commits, so finding this one there means
