@@ -7,6 +7,7 @@
 //! one that became empty, so it costs the tree's height times a page, whatever the collection's
 //! size.
 
+use super::decode::{Found, Lookup};
 use super::node::{self, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
 use super::{Error, Tree, WRITTEN_CACHE_BYTES};
 use crate::store::Store;
@@ -299,6 +300,14 @@ impl<S: Store> Tree<'_, S> {
     pub(super) fn member(&self, object: &NodeRef, name: &str) -> Result<Option<Child>, Error> {
         let mut key = object.key.clone();
         loop {
+            if self.reads_lazily(&key) {
+                match self.look_up(&key, Lookup::Member(name))? {
+                    Found::Child(child) => return Ok(child),
+                    Found::Index(pages) => key = pages[index_for_name(&pages, name)].key.clone(),
+                    Found::WrongKind => return Err(Error::Corrupt(format!("object page {key} holds elements"))),
+                }
+                continue;
+            }
             let page = self.page(&key)?;
             match &*page {
                 Page::Members(members) => {
@@ -317,6 +326,20 @@ impl<S: Store> Tree<'_, S> {
     pub(super) fn element(&self, array: &NodeRef, mut index: usize) -> Result<Option<Child>, Error> {
         let mut key = array.key.clone();
         loop {
+            if self.reads_lazily(&key) {
+                match self.look_up(&key, Lookup::Element(index))? {
+                    Found::Child(child) => return Ok(child),
+                    Found::Index(pages) => match locate(&pages, index, false) {
+                        Some((at, offset)) => {
+                            key = pages[at].key.clone();
+                            index -= offset;
+                        }
+                        None => return Ok(None),
+                    },
+                    Found::WrongKind => return Err(Error::Corrupt(format!("array page {key} holds members"))),
+                }
+                continue;
+            }
             let page = self.page(&key)?;
             match &*page {
                 Page::Elements(elements) => return Ok(elements.get(index).cloned()),

@@ -12,6 +12,7 @@
 //! generation is older than the root's can never be reached again, because only a writer that
 //! read the current root can commit. That is the garbage-collection rule ([`Tree::sweep`]).
 
+mod decode;
 mod edit;
 pub mod node;
 mod ops;
@@ -201,6 +202,8 @@ pub struct Tree<'s, S: Store> {
     session: u64,
     counter: Cell<u64>,
     cache: RefCell<HashMap<String, Rc<Page>>>,
+    /// Pages only looked up in, as bytes (see [`Tree::look_up`]).
+    raw: RefCell<HashMap<String, Rc<Vec<u8>>>>,
     /// The bytes of the written pages in `cache`, at most [`WRITTEN_CACHE_BYTES`].
     written_cached: Cell<usize>,
     written: RefCell<Vec<String>>,
@@ -256,6 +259,7 @@ impl<'s, S: Store> Tree<'s, S> {
             session,
             counter: Cell::new(0),
             cache: RefCell::default(),
+            raw: RefCell::default(),
             written_cached: Cell::new(0),
             written: RefCell::default(),
             replaced: RefCell::default(),
@@ -405,6 +409,31 @@ impl<'s, S: Store> Tree<'s, S> {
         }
     }
 
+    /// Whether a lookup on page `key` should skip what it does not need rather than decode the
+    /// whole page: in a tree only read, for pages not decoded before.
+    fn reads_lazily(&self, key: &str) -> bool {
+        self.session == 0 && !self.cache.borrow().contains_key(key)
+    }
+
+    /// Looks `lookup` up on page `key`, decoding only what it finds; the page's bytes are kept
+    /// for the next lookup.
+    fn look_up(&self, key: &str, lookup: decode::Lookup<'_>) -> Result<decode::Found, Error> {
+        let cached = self.raw.borrow().get(key).cloned();
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = Rc::new(self.read_record(key)?);
+                self.raw.borrow_mut().insert(key.to_owned(), Rc::clone(&bytes));
+                bytes
+            }
+        };
+        match bytes.split_first() {
+            Some((&TAG_PAGE, json)) => decode::look_up(json, lookup)
+                .map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}"))),
+            _ => Err(Error::Corrupt(format!("record {key} is not a page"))),
+        }
+    }
+
     /// Reads a page, from this tree's cache when it was read before.
     fn page(&self, key: &str) -> Result<Rc<Page>, Error> {
         if let Some(page) = self.cache.borrow().get(key) {
@@ -417,7 +446,11 @@ impl<'s, S: Store> Tree<'s, S> {
 
     /// Reads a page from the store, without caching it.
     fn read_page_uncached(&self, key: &str) -> Result<Page, Error> {
-        let bytes = self.read_record(key)?;
+        let looked_up = self.raw.borrow_mut().remove(key);
+        let bytes = match looked_up {
+            Some(bytes) => Rc::unwrap_or_clone(bytes),
+            None => self.read_record(key)?,
+        };
         match bytes.split_first() {
             Some((&TAG_PAGE, json)) => {
                 Page::decode(json).map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}")))

@@ -4,11 +4,10 @@
 //! A page's hash covers its content and its children's hashes but not their keys, so it is a
 //! Merkle hash of the content: equal pages built the same way have equal hashes.
 //!
-//! The codec is written by hand over `serde_json::Value` rather than derived: the component
-//! already carries `Value`'s code, and derived code for these types would add a third to its
-//! size. Decoding moves inline values out of the parsed `Value`, so it copies nothing.
+//! Records are written by hand here and decoded with `serde` visitors in `decode`, straight
+//! from their JSON: only inline values become `serde_json::Value`s.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The first byte of a page record.
 pub const TAG_PAGE: u8 = b'P';
@@ -175,26 +174,7 @@ impl Page {
 
     /// Decodes a page's JSON (without the tag).
     pub fn decode(json: &[u8]) -> Result<Page, String> {
-        let value: Value = serde_json::from_slice(json).map_err(|error| error.to_string())?;
-        let Value::Object(map) = value else { return Err("a page is an object".into()) };
-        let Some((name, Value::Array(items))) = map.into_iter().next() else {
-            return Err("a page holds one list".into());
-        };
-        match name.as_str() {
-            "members" => items.into_iter().map(decode_member).collect::<Result<_, _>>().map(Page::Members),
-            "elements" => items.into_iter().map(Child::decode).collect::<Result<_, _>>().map(Page::Elements),
-            "index" => items.into_iter().map(PageRef::decode).collect::<Result<_, _>>().map(Page::Index),
-            other => Err(format!("unknown page kind {other:?}")),
-        }
-    }
-}
-
-fn decode_member(item: Value) -> Result<(String, Child), String> {
-    let Value::Array(pair) = item else { return Err("a member is [name, child]".into()) };
-    let mut pair = pair.into_iter();
-    match (pair.next(), pair.next(), pair.next()) {
-        (Some(Value::String(name)), Some(child), None) => Ok((name, Child::decode(child)?)),
-        _ => Err("a member is [name, child]".into()),
+        super::decode::page(json)
     }
 }
 
@@ -207,7 +187,7 @@ impl Kind {
         }
     }
 
-    fn from_name(name: &str) -> Result<Kind, String> {
+    pub(super) fn from_name(name: &str) -> Result<Kind, String> {
         match name {
             "object" => Ok(Kind::Object),
             "array" => Ok(Kind::Array),
@@ -239,17 +219,7 @@ impl Child {
 
     /// Decodes what [`Child::write`] wrote, parsed.
     pub fn decode(value: Value) -> Result<Child, String> {
-        let Value::Object(map) = value else { return Err("a child is an object".into()) };
-        match map.into_iter().next() {
-            Some((tag, value)) if tag == "v" => Ok(Child::Inline(value)),
-            Some((tag, Value::Object(mut node))) if tag == "n" => Ok(Child::Node(NodeRef {
-                key: take_string(&mut node, "key")?,
-                hash: take_string(&mut node, "hash")?,
-                kind: Kind::from_name(&take_string(&mut node, "kind")?)?,
-                len: node.get("len").and_then(Value::as_u64).ok_or("a node has a len")?,
-            })),
-            _ => Err("a child is {\"v\": value} or {\"n\": node}".into()),
-        }
+        serde::Deserialize::deserialize(value).map_err(|error: serde_json::Error| error.to_string())
     }
 }
 
@@ -268,27 +238,6 @@ impl PageRef {
             out.extend_from_slice(b",\"below\":true");
         }
         out.push(b'}');
-    }
-
-    fn decode(value: Value) -> Result<PageRef, String> {
-        let Value::Object(mut map) = value else { return Err("a page reference is an object".into()) };
-        Ok(PageRef {
-            key: take_string(&mut map, "key")?,
-            hash: take_string(&mut map, "hash")?,
-            len: map.get("len").and_then(Value::as_u64).ok_or("a page reference has a len")?,
-            first: match map.remove("first") {
-                Some(Value::String(first)) => Some(first),
-                _ => None,
-            },
-            below: map.get("below").and_then(Value::as_bool).unwrap_or(false),
-        })
-    }
-}
-
-fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<String, String> {
-    match map.remove(name) {
-        Some(Value::String(text)) => Ok(text),
-        _ => Err(format!("missing string {name:?}")),
     }
 }
 
