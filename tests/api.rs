@@ -137,6 +137,36 @@ fn limits_are_configurable() {
     assert!(problem["detail"].as_str().unwrap().contains("depth_max"), "{problem}");
 }
 
+/// The deepest documents allowed are stored, read and patched whole, in pages and inline; a
+/// body nested far deeper is refused before it is parsed. Nothing traps.
+#[test]
+fn the_deepest_documents_work() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &[("JSONSTORE_DEPTH_MAX", "128")]);
+    let nest = |depth: usize, leaf: &str| {
+        let mut json = leaf.to_owned();
+        for level in 0..depth {
+            json = if level % 2 == 0 { format!("[{json}]") } else { format!("{{\"k\":{json}}}") };
+        }
+        json
+    };
+    let small = nest(128, "1");
+    let big = nest(128, &format!("\"{}\"", "x".repeat(2000)));
+    // Compared as text: the test's own `serde_json` stops at 127 levels.
+    for document in [&small, &big] {
+        server.put("/", document).expect(201);
+        assert_eq!(String::from_utf8(server.get("/").expect(200).body.clone()).unwrap(), *document);
+        server.send("DELETE", "/", &[], "").expect(204);
+    }
+    server.put("/", &big).expect(201);
+    let patch = r#"[{"op":"replace","path":"/k/0/k/0","value":{"k":[2]}}]"#;
+    server.send("PATCH", "/", &[("content-type", "application/json-patch+json")], patch).expect(200);
+    server.put("/", &nest(129, "1")).problem(400);
+    server.put("/", &"[".repeat(200_000)).problem(400);
+    server.put("/", &format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))).problem(400);
+    assert_eq!(server.get("/k/0/k/0").json(), json!({"k": [2]}));
+}
+
 /// With a key budget (as on hosts that limit keys), writes stop with 507 before the store holds
 /// more keys than allowed, the document stays as it was, and shrinking it still works.
 #[test]

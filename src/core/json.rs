@@ -1,13 +1,13 @@
 //! Parsing client JSON with a bound on nesting.
 //!
 //! The nesting depth is checked by a byte scan before `serde_json` sees the input, so a
-//! hostile body is rejected in linear time and the stored document always stays within
-//! the depth that `serde_json` can read back (128).
+//! hostile body is rejected in linear time, and input known to be shallow enough is parsed
+//! without `serde_json`'s own recursion limit (which stops at 127 levels).
 
 use serde_json::Value;
+use serde_json::de::SliceRead;
 
-/// The deepest nesting a document may have: what `serde_json` reads back without its
-/// recursion limit.
+/// The deepest nesting a document may have.
 pub const DEPTH_MAX_LIMIT: usize = 128;
 
 /// Why a body is not acceptable JSON.
@@ -35,11 +35,10 @@ pub fn parse(bytes: &[u8], depth_max: usize) -> Result<Value, JsonError> {
     if nesting(bytes) > depth_max {
         return Err(JsonError::TooDeep { depth_max });
     }
-    serde_json::from_slice(bytes).map_err(|error| JsonError::Syntax {
-        message: syntax_message(&error),
-        line: error.line(),
-        column: error.column(),
-    })
+    let mut deserializer = unbounded(bytes);
+    serde::Deserialize::deserialize(&mut deserializer).and_then(|value| deserializer.end().map(|()| value)).map_err(
+        |error| JsonError::Syntax { message: syntax_message(&error), line: error.line(), column: error.column() },
+    )
 }
 
 /// Checks that `bytes` is one JSON value nested at most `depth_max` deep, without building it.
@@ -48,11 +47,23 @@ pub fn validate(bytes: &[u8], depth_max: usize) -> Result<(), JsonError> {
     if nesting(bytes) > depth_max {
         return Err(JsonError::TooDeep { depth_max });
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map(drop).map_err(|error| JsonError::Syntax {
-        message: syntax_message(&error),
-        line: error.line(),
-        column: error.column(),
-    })
+    let mut deserializer = unbounded(bytes);
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(&mut deserializer)
+        .and_then(|_| deserializer.end())
+        .map_err(|error| JsonError::Syntax {
+            message: syntax_message(&error),
+            line: error.line(),
+            column: error.column(),
+        })
+}
+
+/// A deserializer for `bytes` without `serde_json`'s recursion limit: only for input whose
+/// [`nesting`] is known to be bounded (a checked body, or a record written from one), so that
+/// the recursion is bounded all the same.
+pub fn unbounded(bytes: &[u8]) -> serde_json::Deserializer<SliceRead<'_>> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer.disable_recursion_limit();
+    deserializer
 }
 
 /// The deepest bracket nesting in `bytes`, ignoring brackets inside strings.
@@ -108,5 +119,7 @@ mod tests {
         assert_eq!(parse(deep(4).as_bytes(), 3), Err(JsonError::TooDeep { depth_max: 3 }));
         assert_eq!(parse(deep(200).as_bytes(), 1000), Err(JsonError::TooDeep { depth_max: DEPTH_MAX_LIMIT }));
         assert!(parse(br#"{"a":"[[[[\"[[["}"#, 1).is_ok());
+        assert!(parse(deep(DEPTH_MAX_LIMIT).as_bytes(), DEPTH_MAX_LIMIT).is_ok(), "past serde_json's own limit");
+        assert!(validate(deep(DEPTH_MAX_LIMIT).as_bytes(), DEPTH_MAX_LIMIT).is_ok());
     }
 }

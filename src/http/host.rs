@@ -27,9 +27,9 @@ impl Host for Wasi {
     }
 }
 
-/// The configuration variable `name`, from `wasi:config`.
-pub fn config_var(name: &str) -> Result<Option<String>, String> {
-    config::get(name).map_err(|error| match error {
+/// Every configuration variable, from `wasi:config`, in one call.
+pub fn config_vars() -> Result<Vec<(String, String)>, String> {
+    config::get_all().map_err(|error| match error {
         config::Error::Upstream(message) | config::Error::Io(message) => message,
     })
 }

@@ -17,7 +17,12 @@ pub struct Handler;
 
 impl Guest for Handler {
     fn handle(incoming: IncomingRequest, outparam: ResponseOutparam) {
-        let config = match Config::from_lookup(host::config_var) {
+        let vars = host::config_vars();
+        let lookup = |name: &str| match &vars {
+            Ok(vars) => Ok(vars.iter().find(|(var, _)| var == name).map(|(_, value)| value.clone())),
+            Err(error) => Err(error.clone()),
+        };
+        let config = match Config::from_lookup(lookup) {
             Ok(config) => config,
             Err(detail) => {
                 return send(

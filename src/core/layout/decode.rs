@@ -6,8 +6,10 @@
 //! page without building anything, which costs a tenth of decoding it.
 
 use super::node::{Child, Kind, NodeRef, Page, PageRef};
+use crate::core::json::{DEPTH_MAX_LIMIT, nesting};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::de::SliceRead;
 use std::fmt;
 
 /// What to find on a page.
@@ -32,15 +34,45 @@ pub enum Found {
 
 /// Looks `lookup` up on the page whose JSON (without its tag) is `json`.
 pub fn look_up(json: &[u8], lookup: Lookup<'_>) -> Result<Found, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let found = PageSeed(lookup).deserialize(&mut deserializer).map_err(|error| error.to_string())?;
-    deserializer.end().map_err(|error| error.to_string())?;
-    Ok(found)
+    record(json, |deserializer| PageSeed(lookup).deserialize(deserializer))
 }
 
 /// Decodes a page's JSON (without its tag).
 pub fn page(json: &[u8]) -> Result<Page, String> {
-    serde_json::from_slice(json).map_err(|error| error.to_string())
+    record(json, |deserializer| Page::deserialize(deserializer))
+}
+
+/// Parses the JSON of a record (without its tag) as a `Value`.
+pub fn value(json: &[u8]) -> Result<Value, String> {
+    record(json, |deserializer| Value::deserialize(deserializer))
+}
+
+/// The deepest nesting a record can have: the document's deepest, plus the record's own
+/// wrapping of a value (a member on a page, `{"members":[["name",{"v":...}]]}`, adds four).
+pub const RECORD_DEPTH_MAX: usize = DEPTH_MAX_LIMIT + 4;
+
+/// Parses a record's JSON with `parse`. `serde_json` stops at 128 levels, but a record may
+/// wrap a value nested 128 deep in four levels of its own: a record that hits the limit is
+/// parsed again without it, once a scan has shown it is no deeper than [`RECORD_DEPTH_MAX`].
+fn record<'a, T>(
+    json: &'a [u8],
+    parse: impl Fn(&mut serde_json::Deserializer<SliceRead<'a>>) -> serde_json::Result<T>,
+) -> Result<T, String> {
+    let parse_all = |deserializer: &mut serde_json::Deserializer<SliceRead<'a>>| -> serde_json::Result<T> {
+        let value = parse(deserializer)?;
+        deserializer.end()?;
+        Ok(value)
+    };
+    match parse_all(&mut serde_json::Deserializer::from_slice(json)) {
+        Err(error)
+            if error.to_string().starts_with("recursion limit exceeded") && nesting(json) <= RECORD_DEPTH_MAX =>
+        {
+            let mut deserializer = serde_json::Deserializer::from_slice(json);
+            deserializer.disable_recursion_limit();
+            parse_all(&mut deserializer).map_err(|error| error.to_string())
+        }
+        outcome => outcome.map_err(|error| error.to_string()),
+    }
 }
 
 /// The names of record fields this module reads; any other name is skipped.

@@ -161,7 +161,7 @@ impl RootRecord {
     }
 
     fn decode(json: &[u8]) -> Result<RootRecord, String> {
-        let value: serde_json::Value = serde_json::from_slice(json).map_err(|error| error.to_string())?;
+        let value = decode::value(json)?;
         let serde_json::Value::Object(mut map) = value else { return Err("the root record is an object".into()) };
         let generation = map.get("generation").and_then(serde_json::Value::as_u64).ok_or("no generation")?;
         let commits = match map.get("commits") {
@@ -463,8 +463,9 @@ impl<'s, S: Store> Tree<'s, S> {
     fn scalar(&self, key: &str) -> Result<serde_json::Value, Error> {
         let bytes = self.read_record(key)?;
         match bytes.split_first() {
-            Some((&TAG_SCALAR, json)) => serde_json::from_slice(json)
-                .map_err(|error| Error::Corrupt(format!("scalar {key} is not valid: {error}"))),
+            Some((&TAG_SCALAR, json)) => {
+                decode::value(json).map_err(|error| Error::Corrupt(format!("scalar {key} is not valid: {error}")))
+            }
             _ => Err(Error::Corrupt(format!("record {key} is not a scalar"))),
         }
     }

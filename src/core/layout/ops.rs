@@ -50,7 +50,8 @@ impl Payload {
     pub fn into_value(self) -> Result<Value, Error> {
         match self {
             Payload::Value(value) => Ok(value),
-            Payload::Json(json) => serde_json::from_slice(&json)
+            // The body was validated, its nesting bounded, when the request was parsed.
+            Payload::Json(json) => serde::Deserialize::deserialize(&mut crate::core::json::unbounded(&json))
                 .map_err(|error| Error::Corrupt(format!("the body is not valid JSON: {error}"))),
         }
     }

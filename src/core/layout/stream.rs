@@ -19,10 +19,11 @@ use std::fmt;
 impl<S: Store> Tree<'_, S> {
     /// Stores the JSON text `json`, returning how its parent refers to it.
     ///
-    /// `json` must already be known to be valid JSON; a layout failure comes back as itself.
+    /// `json` must already be known to be valid JSON, nested no deeper than a document may
+    /// be; a layout failure comes back as itself.
     pub(super) fn chunk_json(&self, json: &[u8]) -> Result<Child, Error> {
         let failure = RefCell::new(None);
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let mut deserializer = crate::core::json::unbounded(json);
         let outcome = Seed { tree: self, failure: &failure }.deserialize(&mut deserializer);
         if let Some(error) = failure.into_inner() {
             return Err(error);
