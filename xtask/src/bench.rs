@@ -44,6 +44,9 @@ pub struct Options {
     pub concurrency: u64,
 }
 
+/// The heading of the hand-written profile notes that follow the table in `BENCHMARKS.md`.
+const NOTES_HEADING: &str = "## Where the time goes";
+
 /// Runs every scenario, prints the table and writes it to `BENCHMARKS.md`.
 pub fn run(args: &[String]) -> Result<()> {
     let options = Options::parse(args)?;
@@ -71,6 +74,12 @@ pub fn run(args: &[String]) -> Result<()> {
     let text = report::render(&results, &bench.options, &bench.wasmtime, &bench.oha);
     println!("{text}");
     let path = root().join("BENCHMARKS.md");
+    // The profile notes below the table are written by hand; a new table keeps them.
+    let notes = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|old| old.find(NOTES_HEADING).map(|at| old[at..].to_owned()))
+        .unwrap_or_default();
+    let text = if notes.is_empty() { text } else { format!("{}\n\n{notes}", text.trim_end()) };
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("bench: wrote {}", path.display());
     Ok(())
