@@ -44,6 +44,11 @@ impl Store for Counting {
     }
 }
 
+/// A layout with these sizes and no key budget.
+fn layout(inline_bytes_max: usize, page_bytes_target: usize, chunk_bytes_max: usize, sweep_every: u64) -> LayoutConfig {
+    LayoutConfig { inline_bytes_max, page_bytes_target, chunk_bytes_max, sweep_every, keys_max: 0 }
+}
+
 fn ptr(s: &str) -> PointerBuf {
     PointerBuf::parse(s).unwrap()
 }
@@ -71,13 +76,7 @@ fn big_document(items: usize) -> Value {
 
 #[test]
 fn every_stored_value_fits_a_chunk_and_every_key_is_short() {
-    let config = LayoutConfig {
-        inline_bytes_max: 64,
-        page_bytes_target: 512,
-        chunk_bytes_max: 1024,
-        sweep_every: 1000,
-        keys_max: 0,
-    };
+    let config = layout(64, 512, 1024, 1000);
     let store = MemoryStore::new();
     let mut doc = big_document(300);
     doc["huge"] = json!("y".repeat(10_000));
@@ -118,13 +117,7 @@ fn a_leaf_write_touches_a_path_not_the_document() {
 
 #[test]
 fn garbage_is_collected_under_a_rewrite_loop() {
-    let config = LayoutConfig {
-        inline_bytes_max: 32,
-        page_bytes_target: 256,
-        chunk_bytes_max: 4096,
-        sweep_every: 8,
-        keys_max: 0,
-    };
+    let config = layout(32, 256, 4096, 8);
     let store = MemoryStore::new();
     write(&store, config, |tree| {
         tree.put(&ptr(""), big_document(200)).unwrap();
@@ -150,13 +143,7 @@ fn garbage_is_collected_under_a_rewrite_loop() {
 
 #[test]
 fn a_commit_deletes_what_it_replaced_without_a_sweep() {
-    let config = LayoutConfig {
-        inline_bytes_max: 32,
-        page_bytes_target: 256,
-        chunk_bytes_max: 1024,
-        sweep_every: u64::MAX,
-        keys_max: 0,
-    };
+    let config = layout(32, 256, 1024, u64::MAX);
     let store = MemoryStore::new();
     write(&store, config, |tree| {
         tree.put(&ptr(""), json!({"small": 1})).unwrap();
@@ -180,13 +167,7 @@ fn a_commit_deletes_what_it_replaced_without_a_sweep() {
 
 #[test]
 fn the_sweep_spares_what_a_concurrent_writer_is_building() {
-    let config = LayoutConfig {
-        inline_bytes_max: 8,
-        page_bytes_target: 64,
-        chunk_bytes_max: 4096,
-        sweep_every: 1000,
-        keys_max: 0,
-    };
+    let config = layout(8, 64, 4096, 1000);
     let store = MemoryStore::new();
     write(&store, config, |tree| {
         tree.put(&ptr(""), json!({"a": [1, 2, 3], "b": "some text"})).unwrap();
@@ -201,13 +182,7 @@ fn the_sweep_spares_what_a_concurrent_writer_is_building() {
 
 #[test]
 fn tags_follow_content() {
-    let config = LayoutConfig {
-        inline_bytes_max: 8,
-        page_bytes_target: 64,
-        chunk_bytes_max: 4096,
-        sweep_every: 1000,
-        keys_max: 0,
-    };
+    let config = layout(8, 64, 4096, 1000);
     let store = MemoryStore::new();
     let value = json!({"list": [1, 2, 3, 4, 5, 6], "text": "long enough to be stored apart"});
     let tag = |store: &MemoryStore, pointer: &str| Tree::read(store, config).unwrap().etag(&ptr(pointer)).unwrap();
@@ -226,13 +201,7 @@ fn tags_follow_content() {
 
 #[test]
 fn a_conflicting_commit_leaves_its_records_to_the_sweep() {
-    let config = LayoutConfig {
-        inline_bytes_max: 8,
-        page_bytes_target: 64,
-        chunk_bytes_max: 4096,
-        sweep_every: 1000,
-        keys_max: 0,
-    };
+    let config = layout(8, 64, 4096, 1000);
     let store = MemoryStore::new();
     write(&store, config, |tree| {
         tree.put(&ptr(""), json!({"a": "first value here"})).unwrap();
@@ -269,13 +238,7 @@ fn stored_both_ways(config: LayoutConfig, json: &str) -> [(Option<String>, Optio
 
 #[test]
 fn streaming_stores_the_same_tree_as_a_parsed_value() {
-    let tiny = LayoutConfig {
-        inline_bytes_max: 12,
-        page_bytes_target: 60,
-        chunk_bytes_max: 200,
-        sweep_every: 1000,
-        keys_max: 0,
-    };
+    let tiny = layout(12, 60, 200, 1000);
     let cases = [
         r#"{"b": [1, 2, {"x": "a longer string value"}], "a": {"z": 1, "y": [true, null, 2.5]}}"#.to_owned(),
         r#"{"dup": 1, "other": "first value", "dup": 2}"#.to_owned(),
@@ -297,7 +260,7 @@ fn streaming_stores_the_same_tree_as_a_parsed_value() {
 proptest::proptest! {
     #[test]
     fn streaming_matches_parsing_for_any_value(value in arb_json()) {
-        let tiny = LayoutConfig { inline_bytes_max: 10, page_bytes_target: 30, chunk_bytes_max: 100, sweep_every: 1000, keys_max: 0 };
+        let tiny = layout(10, 30, 100, 1000);
         let [parsed, streamed] = stored_both_ways(tiny, &value.to_string());
         proptest::prop_assert_eq!(parsed, streamed);
     }
