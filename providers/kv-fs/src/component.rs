@@ -109,13 +109,13 @@ fn random() -> u64 {
 }
 
 /// `wasi:config/store`: the handler's configuration variables, from `JSONSTORE_*` environment
-/// variables (see [`jsonstore_env_config`]).
+/// variables (see [`jsonstore_provider_common::config`]).
 impl config::Guest for Provider {
     fn get(key: String) -> Result<Option<String>, config::Error> {
-        Ok(jsonstore_env_config::get(&key))
+        Ok(jsonstore_provider_common::config::get(&key))
     }
 
     fn get_all() -> Result<Vec<(String, String)>, config::Error> {
-        Ok(jsonstore_env_config::all())
+        Ok(jsonstore_provider_common::config::all())
     }
 }

@@ -88,6 +88,7 @@
 //!
 //! Every 16th version also opens an epoch (4 calls) and retires one (about 30).
 
+use jsonstore_provider_common::is_bucket_identifier;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -121,13 +122,7 @@ struct Head {
 }
 
 /// The outcome of [`Bucket::swap`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Swap {
-    /// The new value is now the current one.
-    Done,
-    /// Another writer got there first; this handle holds the latest version, ready for a retry.
-    Conflict(Cas),
-}
+pub type Swap = jsonstore_provider_common::Swap<Cas>;
 
 /// Why an operation failed.
 #[derive(Debug)]
@@ -175,7 +170,7 @@ impl Bucket {
     ///
     /// `random` names temporary files and incarnations; it must not repeat across concurrent instances.
     pub fn open(root: &Path, identifier: &str, random: fn() -> u64) -> Result<Bucket, Error> {
-        if !is_identifier(identifier) {
+        if !is_bucket_identifier(identifier) {
             return Err(Error::NoSuchStore);
         }
         Ok(Bucket { dir: root.join(identifier), random })
@@ -789,11 +784,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();
     }
-}
-
-fn is_identifier(identifier: &str) -> bool {
-    (1..=64).contains(&identifier.len())
-        && identifier.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
 }
 
 /// Whether `byte` stands for itself in a key name (if not the leading byte, for `.`).

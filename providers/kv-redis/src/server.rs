@@ -112,13 +112,7 @@ pub struct Cas {
 }
 
 /// The outcome of [`Bucket::swap`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Swap {
-    /// The new value is now the current one.
-    Done,
-    /// Another writer got there first; this handle holds the latest version, ready for a retry.
-    Conflict(Cas),
-}
+pub type Swap = jsonstore_provider_common::Swap<Cas>;
 
 /// Why an operation failed.
 #[derive(Debug)]
@@ -236,9 +230,7 @@ impl<S: Read + Write> Connection<S> {
 impl Bucket {
     /// The bucket `identifier`, if it matches `[A-Za-z0-9_-]{1,64}`. Opening touches no server.
     pub fn open(identifier: &str) -> Result<Bucket, Error> {
-        let valid = (1..=64).contains(&identifier.len())
-            && identifier.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
-        if !valid {
+        if !jsonstore_provider_common::is_bucket_identifier(identifier) {
             return Err(Error::NoSuchStore);
         }
         Ok(Bucket { prefix: format!("jsonstore:{identifier}:"), counter: format!("jsonstore:{identifier}") })

@@ -1,5 +1,5 @@
-//! JSONStore's configuration variables, read from the environment, for the key-value providers
-//! to serve as `wasi:config/store` under `wasmtime serve`.
+//! JSONStore's configuration variables, read from the environment, for the providers to serve
+//! as `wasi:config/store` under `wasmtime serve`.
 //!
 //! Spin serves `wasi:config` from its application variables, whose names are lower-case
 //! (`body_bytes_max`). Under `wasmtime serve` the same variable is the environment variable
