@@ -47,6 +47,35 @@ fn concurrent_writers_lose_nothing() {
     }
 }
 
+/// Many writers at once, each waiting for the others: every one is served (with the pooling
+/// allocator's default limits, some 160 requests in flight exhausted its instances).
+#[test]
+fn two_hundred_writers_at_once_are_all_served() {
+    const WRITERS: usize = 200;
+    const WRITES: usize = 5;
+    let (_data, server) = fresh();
+    server.put("/", "{}").expect(201);
+    let server = Arc::new(server);
+    let start = Arc::new(std::sync::Barrier::new(WRITERS));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let (server, start) = (Arc::clone(&server), Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                for write in 0..WRITES {
+                    server.put(&format!("/w{writer}"), &write.to_string()).expect(if write == 0 { 201 } else { 200 });
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("a writer failed");
+    }
+    let doc = server.get("/").expect(200).json();
+    assert_eq!(doc.as_object().map(|doc| doc.len()), Some(WRITERS), "{doc}");
+    assert!(doc.as_object().unwrap().values().all(|value| *value == json!(WRITES - 1)), "{doc}");
+}
+
 /// Kills the server in the middle of a stream of writes: after a restart the document is
 /// intact and holds every write that was acknowledged.
 #[test]

@@ -87,7 +87,8 @@ pub fn serve_redis_command(wasmtime: &Path, component: &Path, addr: &str, url: &
 /// How `wasmtime serve` is tuned for a fresh instance per request, the same for every component
 /// (the benchmark's baseline too).
 ///
-/// - The pooling allocator, keeping the first MiB and a bit of each linear memory resident:
+/// - The pooling allocator, with room for 2,000 requests in flight, keeping the first MiB and a
+///   bit of each linear memory resident:
 ///   instances reuse memory slots, which are reset by copying rather than by unmapping pages,
 ///   saving the page faults and TLB shootdowns that otherwise cost more than the request.
 ///   (Rust components keep their 1 MiB stack at the bottom of memory, then data and heap.)
@@ -100,13 +101,23 @@ fn tune(command: &mut Command) {
 
 /// The `wasmtime serve` options of [`tune`]; the end-to-end tests get them too (through
 /// `$JSONSTORE_WASMTIME_OPTIONS`), so that they test what `cargo xtask serve` runs.
-pub const TUNING: [&str; 6] = [
+pub const TUNING: [&str; 14] = [
     "-O",
     "pooling-allocator=y",
     "-O",
     "pooling-memory-keep-resident=1179648",
     "-O",
     "pooling-table-keep-resident=65536",
+    // A request takes 6 core instances, 2 memories and 4 tables: the pool's default of 1,000
+    // core instances ran out at about 160 requests in flight. These serve 2,000.
+    "-O",
+    "pooling-total-component-instances=2000",
+    "-O",
+    "pooling-total-core-instances=12000",
+    "-O",
+    "pooling-total-memories=4000",
+    "-O",
+    "pooling-total-tables=8000",
 ];
 
 /// Passes the configuration variables set in the environment (`JSONSTORE_*`) on to the
