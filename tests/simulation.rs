@@ -150,7 +150,8 @@ fn document(store: &MemoryStore, config: &Config) -> Option<Value> {
 fn simulate(seed: u64) {
     let mut rng = Rng(seed);
     let layout = LayoutConfig {
-        inline_bytes_max: 1 + rng.below(24) as usize,
+        // Up to 80 bytes: small pages are embedded in their references too.
+        inline_bytes_max: 1 + rng.below(80) as usize,
         page_bytes_target: 24 + rng.below(200) as usize,
         chunk_bytes_max: 32 + rng.below(300) as usize,
         sweep_every: 1 + rng.below(6),

@@ -53,8 +53,21 @@ impl Api {
         Api { config: Config { layout, ..Config::default() }, ..Api::new() }
     }
 
-    fn both() -> [Api; 2] {
-        [Api::new(), Api::tiny()]
+    /// An API whose layout embeds most top pages in their references: pages are small, and
+    /// any page up to 48 bytes is embedded rather than stored.
+    fn embedding() -> Self {
+        let layout = LayoutConfig {
+            inline_bytes_max: 48,
+            page_bytes_target: 64,
+            chunk_bytes_max: 256,
+            sweep_every: 3,
+            keys_max: 0,
+        };
+        Api { config: Config { layout, ..Config::default() }, ..Api::new() }
+    }
+
+    fn both() -> [Api; 3] {
+        [Api::new(), Api::tiny(), Api::embedding()]
     }
 
     fn send(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {

@@ -11,6 +11,7 @@ use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, Ma
 use serde_json::Value;
 use serde_json::de::SliceRead;
 use std::fmt;
+use std::rc::Rc;
 
 /// What to find on a page.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +90,7 @@ enum Field {
     Len,
     First,
     Below,
+    Page,
     Other,
 }
 
@@ -113,6 +115,7 @@ impl<'de> Deserialize<'de> for Field {
                     "len" => Field::Len,
                     "first" => Field::First,
                     "below" => Field::Below,
+                    "page" => Field::Page,
                     _ => Field::Other,
                 })
             }
@@ -169,10 +172,11 @@ impl<'de> Deserialize<'de> for Child {
 impl<'de> Deserialize<'de> for NodeRef {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         object_visitor!(NodeVisitor, NodeRef, "a node reference", |map| {
-            let (mut key, mut hash, mut kind, mut len) = (None, None, None, None);
+            let (mut key, mut page, mut hash, mut kind, mut len) = (None, None, None, None, None);
             while let Some(field) = map.next_key::<Field>()? {
                 match field {
                     Field::Key => key = Some(map.next_value::<String>()?),
+                    Field::Page => page = Some(Rc::new(map.next_value::<Page>()?)),
                     Field::Hash => hash = Some(map.next_value::<String>()?),
                     Field::Kind => kind = Some(map.next_value::<String>()?),
                     Field::Len => len = Some(map.next_value::<u64>()?),
@@ -181,8 +185,12 @@ impl<'de> Deserialize<'de> for NodeRef {
             }
             let kind =
                 Kind::from_name(&kind.ok_or_else(|| de::Error::missing_field("kind"))?).map_err(de::Error::custom)?;
+            if key.is_some() == page.is_some() {
+                return Err(de::Error::custom("a node reference has a key or an embedded page"));
+            }
             Ok(NodeRef {
-                key: key.ok_or_else(|| de::Error::missing_field("key"))?,
+                key: key.unwrap_or_default(),
+                page,
                 hash: hash.ok_or_else(|| de::Error::missing_field("hash"))?,
                 kind,
                 len: len.ok_or_else(|| de::Error::missing_field("len"))?,
@@ -212,6 +220,7 @@ impl<'de> Deserialize<'de> for PageRef {
                 len: len.ok_or_else(|| de::Error::missing_field("len"))?,
                 first,
                 below,
+                pending: None,
             })
         });
         deserializer.deserialize_map(PageRefVisitor)
@@ -361,13 +370,14 @@ mod tests {
     use serde_json::json;
 
     fn pages() -> Vec<Page> {
-        let node = Child::Node(NodeRef { key: "k1".into(), hash: hash(b"x"), kind: Kind::Array, len: 2 });
+        let node = Child::Node(NodeRef { key: "k1".into(), page: None, hash: hash(b"x"), kind: Kind::Array, len: 2 });
         let reference = |key: &str, first: Option<&str>| PageRef {
             key: key.into(),
             hash: hash(key.as_bytes()),
             len: 3,
             first: first.map(Into::into),
             below: first.is_some(),
+            pending: None,
         };
         vec![
             Page::Members(vec![

@@ -8,7 +8,7 @@
 //! size.
 
 use super::decode::{Found, Lookup};
-use super::node::{self, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
+use super::node::{self, Child, Kind, NodeRef, Page, PageAt, PageRef, TAG_SCALAR};
 use super::{Error, Tree, WRITTEN_CACHE_BYTES};
 use crate::store::Store;
 use serde_json::{Map, Value};
@@ -86,7 +86,7 @@ impl<S: Store> Tree<'_, S> {
                 serde_json::to_writer(&mut bytes, &scalar).expect("a Value always serializes");
                 let hash = node::hash(&bytes[1..]);
                 let key = self.write_record(&bytes)?;
-                Ok((Child::Node(NodeRef { key, hash, kind: Kind::Scalar, len: 0 }), None))
+                Ok((Child::Node(NodeRef { key, page: None, hash, kind: Kind::Scalar, len: 0 }), None))
             }
         }
     }
@@ -110,24 +110,59 @@ impl<S: Store> Tree<'_, S> {
                     }));
                 }
                 1 => break,
-                _ => pages = self.pack(Page::Index(pages))?,
+                _ => pages = self.pack(Page::Index(self.store_pending(pages)?))?,
             }
         }
         let mut top = pages.pop().expect("one page");
         // An index over a single page is that page.
-        while let Page::Index(below) = &*self.page(&top.key)? {
+        while let Page::Index(below) = &*self.ref_page(&top)? {
             if below.len() != 1 {
                 break;
             }
-            self.retire(&top.key);
+            self.retire_ref(&top);
             top = below[0].clone();
         }
-        let page = self.page(&top.key)?;
+        let page = self.ref_page(&top)?;
         if let Some(value) = self.small_inline(&page) {
-            self.retire(&top.key);
+            self.retire_ref(&top);
             return Ok(Child::Inline(value));
         }
-        Ok(Child::Node(NodeRef { key: top.key, hash: top.hash, kind, len: top.len }))
+        // A small top page is embedded in the reference: no record of its own.
+        let (key, page) = match top.pending {
+            Some(page) => (String::new(), Some(page)),
+            None => (top.key, None),
+        };
+        Ok(Child::Node(NodeRef { key, page, hash: top.hash, kind, len: top.len }))
+    }
+
+    /// The page a reference names: pending, or stored.
+    fn ref_page(&self, page: &PageRef) -> Result<Rc<Page>, Error> {
+        match &page.pending {
+            Some(pending) => Ok(Rc::clone(pending)),
+            None => self.page(&page.key),
+        }
+    }
+
+    /// Notes that a referenced page is replaced (a pending one was never stored).
+    fn retire_ref(&self, page: &PageRef) {
+        if page.pending.is_none() {
+            self.retire(&page.key);
+        }
+    }
+
+    /// Stores the pending pages among `pages`, so that an index page can name them by key.
+    fn store_pending(&self, pages: Vec<PageRef>) -> Result<Vec<PageRef>, Error> {
+        pages
+            .into_iter()
+            .map(|mut page| match page.pending.take() {
+                Some(pending) => {
+                    page.key = self.write_record(&pending.encode())?;
+                    self.cache.borrow_mut().insert(page.key.clone(), pending);
+                    Ok(page)
+                }
+                None => Ok(page),
+            })
+            .collect()
     }
 
     /// The value of a bottom page whose members are all inline and small enough together.
@@ -185,14 +220,20 @@ impl<S: Store> Tree<'_, S> {
         pages.into_iter().map(|page| self.write_page(page)).collect()
     }
 
+    /// Stores `page`, or, if it is small enough to be embedded in a node reference, keeps it
+    /// pending: [`Tree::top`] embeds it, and anything else stores it first.
     pub(super) fn write_page(&self, page: Page) -> Result<PageRef, Error> {
         let bytes = page.encode();
         let below = page.below();
         // Keys appear only in references to records below, so without those the record is
         // its own keyless form.
         let hash = if below { page.hash() } else { node::hash(&bytes) };
+        let reference =
+            PageRef { key: String::new(), hash, len: page.len(), first: page.first(), below, pending: None };
+        if bytes.len() <= self.config.inline_bytes_max {
+            return Ok(PageRef { pending: Some(Rc::new(page)), ..reference });
+        }
         let key = self.write_record(&bytes)?;
-        let reference = PageRef { key: String::new(), hash, len: page.len(), first: page.first(), below };
         // Cached while small, for the response to read back; a big write would otherwise hold
         // the whole document in memory.
         let cached = self.written_cached.get() + bytes.len();
@@ -211,14 +252,14 @@ impl<S: Store> Tree<'_, S> {
                 Kind::Scalar => self.scalar(&node.key),
                 Kind::Object => {
                     let mut map = Map::new();
-                    self.collect(&node.key, &mut |name, value| {
+                    self.collect(&node.top(), &mut |name, value| {
                         map.insert(name.expect("object pages hold members"), value);
                     })?;
                     Ok(Value::Object(map))
                 }
                 Kind::Array => {
                     let mut items = Vec::with_capacity(node.len as usize);
-                    self.collect(&node.key, &mut |_, value| items.push(value))?;
+                    self.collect(&node.top(), &mut |_, value| items.push(value))?;
                     Ok(Value::Array(items))
                 }
             },
@@ -237,23 +278,26 @@ impl<S: Store> Tree<'_, S> {
             Child::Node(node) => {
                 let (open, close) = if node.kind == Kind::Object { (b"{", b"}") } else { (b"[", b"]") };
                 out.write_all(open)?;
-                self.write_page_json(&node.key, &mut true, out)?;
+                self.write_page_json(&node.top(), &mut true, out)?;
                 out.write_all(close)
             }
         }
     }
 
-    fn write_page_json(&self, key: &str, first: &mut bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let page = self.read_page_uncached(key).map_err(std::io::Error::other)?;
+    fn write_page_json(&self, at: &PageAt, first: &mut bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let page = match at {
+            PageAt::Embedded(page) => Rc::clone(page),
+            PageAt::Key(key) => Rc::new(self.read_page_uncached(key).map_err(std::io::Error::other)?),
+        };
         let mut separate = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
             if !std::mem::take(first) {
                 out.write_all(b",")?;
             }
             Ok(())
         };
-        match page {
+        match &*page {
             Page::Members(members) => {
-                for (name, child) in &members {
+                for (name, child) in members {
                     separate(out)?;
                     serde_json::to_writer(&mut *out, name).map_err(std::io::Error::other)?;
                     out.write_all(b":")?;
@@ -261,22 +305,22 @@ impl<S: Store> Tree<'_, S> {
                 }
             }
             Page::Elements(elements) => {
-                for child in &elements {
+                for child in elements {
                     separate(out)?;
                     self.write_json(child, out)?;
                 }
             }
             Page::Index(pages) => {
-                for page in &pages {
-                    self.write_page_json(&page.key, first, out)?;
+                for page in pages {
+                    self.write_page_json(&PageAt::Key(page.key.clone()), first, out)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn collect(&self, key: &str, out: &mut dyn FnMut(Option<String>, Value)) -> Result<(), Error> {
-        match &*self.page(key)? {
+    fn collect(&self, at: &PageAt, out: &mut dyn FnMut(Option<String>, Value)) -> Result<(), Error> {
+        match &*self.page_at(at)? {
             Page::Members(members) => {
                 for (name, child) in members {
                     out(Some(name.clone()), self.value_of(child)?);
@@ -289,7 +333,7 @@ impl<S: Store> Tree<'_, S> {
             }
             Page::Index(pages) => {
                 for page in pages {
-                    self.collect(&page.key, out)?;
+                    self.collect(&PageAt::Key(page.key.clone()), out)?;
                 }
             }
         }
@@ -298,17 +342,19 @@ impl<S: Store> Tree<'_, S> {
 
     /// The member `name` of an object node, if it has one.
     pub(super) fn member(&self, object: &NodeRef, name: &str) -> Result<Option<Child>, Error> {
-        let mut key = object.key.clone();
+        let mut at = object.top();
         loop {
-            if self.reads_lazily(&key) {
-                match self.look_up(&key, Lookup::Member(name))? {
+            if let PageAt::Key(key) = &at
+                && self.reads_lazily(key)
+            {
+                match self.look_up(key, Lookup::Member(name))? {
                     Found::Child(child) => return Ok(child),
-                    Found::Index(pages) => key = pages[index_for_name(&pages, name)].key.clone(),
+                    Found::Index(pages) => at = PageAt::Key(pages[index_for_name(&pages, name)].key.clone()),
                     Found::WrongKind => return Err(Error::Corrupt(format!("object page {key} holds elements"))),
                 }
                 continue;
             }
-            let page = self.page(&key)?;
+            let page = self.page_at(&at)?;
             match &*page {
                 Page::Members(members) => {
                     return Ok(members
@@ -316,22 +362,24 @@ impl<S: Store> Tree<'_, S> {
                         .ok()
                         .map(|at| members[at].1.clone()));
                 }
-                Page::Index(pages) => key = pages[index_for_name(pages, name)].key.clone(),
-                Page::Elements(_) => return Err(Error::Corrupt(format!("object page {key} holds elements"))),
+                Page::Index(pages) => at = PageAt::Key(pages[index_for_name(pages, name)].key.clone()),
+                Page::Elements(_) => return Err(Error::Corrupt(format!("object page {at:?} holds elements"))),
             }
         }
     }
 
     /// Element `index` of an array node, if it has one.
     pub(super) fn element(&self, array: &NodeRef, mut index: usize) -> Result<Option<Child>, Error> {
-        let mut key = array.key.clone();
+        let mut at = array.top();
         loop {
-            if self.reads_lazily(&key) {
-                match self.look_up(&key, Lookup::Element(index))? {
+            if let PageAt::Key(key) = &at
+                && self.reads_lazily(key)
+            {
+                match self.look_up(key, Lookup::Element(index))? {
                     Found::Child(child) => return Ok(child),
                     Found::Index(pages) => match locate(&pages, index, false) {
-                        Some((at, offset)) => {
-                            key = pages[at].key.clone();
+                        Some((page, offset)) => {
+                            at = PageAt::Key(pages[page].key.clone());
                             index -= offset;
                         }
                         None => return Ok(None),
@@ -340,30 +388,30 @@ impl<S: Store> Tree<'_, S> {
                 }
                 continue;
             }
-            let page = self.page(&key)?;
+            let page = self.page_at(&at)?;
             match &*page {
                 Page::Elements(elements) => return Ok(elements.get(index).cloned()),
                 Page::Index(pages) => match locate(pages, index, false) {
-                    Some((at, offset)) => {
-                        key = pages[at].key.clone();
+                    Some((page, offset)) => {
+                        at = PageAt::Key(pages[page].key.clone());
                         index -= offset;
                     }
                     None => return Ok(None),
                 },
-                Page::Members(_) => return Err(Error::Corrupt(format!("array page {key} holds members"))),
+                Page::Members(_) => return Err(Error::Corrupt(format!("array page {at:?} holds members"))),
             }
         }
     }
 
     /// Applies `edit` to the collection `node` and returns the collection's new child.
     pub(super) fn edit(&self, node: &NodeRef, edit: Edit) -> Result<Child, Error> {
-        let pages = self.edit_page(&node.key, edit)?;
+        let pages = self.edit_page(&node.top(), edit)?;
         self.top(node.kind, pages)
     }
 
-    fn edit_page(&self, key: &str, edit: Edit) -> Result<Vec<PageRef>, Error> {
-        let page = self.page(key)?;
-        self.retire(key);
+    fn edit_page(&self, at: &PageAt, edit: Edit) -> Result<Vec<PageRef>, Error> {
+        let page = self.page_at(at)?;
+        self.retire_at(at);
         let edited = match (&*page, edit) {
             (Page::Members(members), Edit::Set(name, child)) => {
                 let mut members = members.clone();
@@ -388,7 +436,7 @@ impl<S: Store> Tree<'_, S> {
                     Edit::RemoveAt(at) => {
                         elements.remove(at);
                     }
-                    _ => return Err(Error::Corrupt(format!("a member edit on array page {key}"))),
+                    _ => return Err(Error::Corrupt(format!("a member edit on array page {at:?}"))),
                 }
                 Page::Elements(elements)
             }
@@ -399,12 +447,12 @@ impl<S: Store> Tree<'_, S> {
                     Edit::Insert(index, child) => shift(pages, index, true, |i| Edit::Insert(i, child))?,
                     Edit::RemoveAt(index) => shift(pages, index, false, Edit::RemoveAt)?,
                 };
-                let replacement = self.edit_page(&pages[at].key, edit)?;
+                let replacement = self.store_pending(self.edit_page(&PageAt::Key(pages[at].key.clone()), edit)?)?;
                 let mut pages = pages.clone();
                 pages.splice(at..=at, replacement);
                 Page::Index(pages)
             }
-            _ => return Err(Error::Corrupt(format!("an edit on page {key} of the wrong kind"))),
+            _ => return Err(Error::Corrupt(format!("an edit on page {at:?} of the wrong kind"))),
         };
         self.pack(edited)
     }

@@ -21,7 +21,7 @@ mod stream;
 pub use ops::{OpError, Payload};
 
 use crate::store::{Store, StoreError, Swap};
-use node::{Child, Kind, Page, TAG_PAGE, TAG_PARTS, TAG_SCALAR};
+use node::{Child, Kind, Page, PageAt, TAG_PAGE, TAG_PARTS, TAG_SCALAR};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -36,7 +36,10 @@ pub const INIT_KEY: &str = "jsonstore.init";
 pub const NODE_PREFIX: &str = "jsonstore.n.";
 
 /// The first byte of a root record: the layout's format version.
-pub const FORMAT: u8 = b'2';
+pub const FORMAT: u8 = b'3';
+
+/// The format before nodes could embed their top page, which this one reads as it is.
+const FORMAT_2: u8 = b'2';
 
 /// How many bytes of the pages a transaction writes it keeps in memory, to read them back.
 const WRITTEN_CACHE_BYTES: usize = 256 * 1024;
@@ -390,11 +393,14 @@ impl<'s, S: Store> Tree<'s, S> {
     /// Adds the keys of `child`'s records to `keys`, reading only pages that have records below.
     fn mark(&self, child: &Child, keys: &mut HashSet<String>) -> Result<(), Error> {
         let Child::Node(node) = child else { return Ok(()) };
-        keys.insert(node.key.clone());
-        if node.kind != Kind::Scalar {
-            self.mark_page(&node.key, true, keys)?;
+        match &node.page {
+            Some(page) => self.mark_items(page, keys),
+            None if node.kind == Kind::Scalar => {
+                keys.insert(node.key.clone());
+                Ok(())
+            }
+            None => self.mark_page(&node.key, true, keys),
         }
-        Ok(())
     }
 
     fn mark_page(&self, key: &str, below: bool, keys: &mut HashSet<String>) -> Result<(), Error> {
@@ -402,7 +408,12 @@ impl<'s, S: Store> Tree<'s, S> {
         if !below {
             return Ok(());
         }
-        match &*self.page(key)? {
+        self.mark_items(&*self.page(key)?, keys)
+    }
+
+    /// Adds the keys of the records below `page`'s items to `keys`.
+    fn mark_items(&self, page: &Page, keys: &mut HashSet<String>) -> Result<(), Error> {
+        match page {
             Page::Members(members) => members.iter().try_for_each(|(_, child)| self.mark(child, keys)),
             Page::Elements(elements) => elements.iter().try_for_each(|child| self.mark(child, keys)),
             Page::Index(pages) => pages.iter().try_for_each(|page| self.mark_page(&page.key, page.below, keys)),
@@ -431,6 +442,21 @@ impl<'s, S: Store> Tree<'s, S> {
             Some((&TAG_PAGE, json)) => decode::look_up(json, lookup)
                 .map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}"))),
             _ => Err(Error::Corrupt(format!("record {key} is not a page"))),
+        }
+    }
+
+    /// A page where it is: embedded, or read (through the cache).
+    fn page_at(&self, at: &PageAt) -> Result<Rc<Page>, Error> {
+        match at {
+            PageAt::Embedded(page) => Ok(Rc::clone(page)),
+            PageAt::Key(key) => self.page(key),
+        }
+    }
+
+    /// Notes that a page is replaced once this commits (an embedded one has no record).
+    fn retire_at(&self, at: &PageAt) {
+        if let PageAt::Key(key) = at {
+            self.retire(key);
         }
     }
 
@@ -569,7 +595,7 @@ impl Garbage {
 fn decode_root(bytes: Option<&[u8]>) -> Result<RootRecord, Error> {
     match bytes {
         None | Some([]) => Ok(RootRecord::empty()),
-        Some([FORMAT, json @ ..]) => {
+        Some([FORMAT | FORMAT_2, json @ ..]) => {
             RootRecord::decode(json).map_err(|error| Error::Corrupt(format!("the root record is not valid: {error}")))
         }
         Some([tag, ..]) => Err(Error::Corrupt(format!("the root record has unknown format {tag:#04x}"))),

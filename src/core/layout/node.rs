@@ -8,6 +8,7 @@
 //! from their JSON: only inline values become `serde_json::Value`s.
 
 use serde_json::Value;
+use std::rc::Rc;
 
 /// The first byte of a page record.
 pub const TAG_PAGE: u8 = b'P';
@@ -42,10 +43,14 @@ pub enum Kind {
 }
 
 /// A reference to a stored node: its key, its content hash and how many members it has.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeRef {
-    /// The key of the node's record (for a collection, its top page).
+    /// The key of the node's record (for a collection, its top page); empty when the top page
+    /// is embedded.
     pub key: String,
+    /// A collection's top page, when it is small enough to be embedded in the reference rather
+    /// than stored under a key of its own.
+    pub page: Option<Rc<Page>>,
     /// The content hash.
     pub hash: Hash,
     /// What the node holds.
@@ -64,7 +69,7 @@ pub enum Child {
 }
 
 /// A reference from an index page to a page below it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PageRef {
     /// The page's key.
     pub key: String,
@@ -77,6 +82,28 @@ pub struct PageRef {
     /// Whether other records hang below the page (it is an index page, or has a child node),
     /// so that collecting garbage need not read pages that have none.
     pub below: bool,
+    /// A small page not stored yet (its key is empty): it may become a node's embedded top
+    /// page; anything else stores it first. Never encoded.
+    pub pending: Option<Rc<Page>>,
+}
+
+/// Where a collection's page is: embedded in its reference, or stored under a key.
+#[derive(Debug, Clone)]
+pub enum PageAt {
+    /// In the reference.
+    Embedded(Rc<Page>),
+    /// Under this key.
+    Key(String),
+}
+
+impl NodeRef {
+    /// Where the node's top page is.
+    pub fn top(&self) -> PageAt {
+        match &self.page {
+            Some(page) => PageAt::Embedded(Rc::clone(page)),
+            None => PageAt::Key(self.key.clone()),
+        }
+    }
 }
 
 /// One page of a collection's tree.
@@ -144,7 +171,7 @@ impl Page {
         hash(&self.encode_with(false))
     }
 
-    fn encode_with(&self, keys: bool) -> Vec<u8> {
+    pub(super) fn encode_with(&self, keys: bool) -> Vec<u8> {
         let mut out = vec![TAG_PAGE];
         let (name, count) = match self {
             Page::Members(members) => ("members", members.len()),
@@ -207,8 +234,16 @@ impl Child {
                 out.push(b'}');
             }
             Child::Node(node) => {
-                out.extend_from_slice(b"{\"n\":{\"key\":");
-                write_json(out, if keys { &node.key } else { "" });
+                match &node.page {
+                    Some(page) => {
+                        out.extend_from_slice(b"{\"n\":{\"page\":");
+                        out.extend_from_slice(&page.encode_with(keys)[1..]);
+                    }
+                    None => {
+                        out.extend_from_slice(b"{\"n\":{\"key\":");
+                        write_json(out, if keys { &node.key } else { "" });
+                    }
+                }
                 out.extend_from_slice(b",\"hash\":");
                 write_json(out, &node.hash);
                 let tail = format!(",\"kind\":\"{}\",\"len\":{}}}}}", node.kind.name(), node.len);
@@ -254,6 +289,7 @@ pub fn member_bytes(name: &str, child: &Child) -> usize {
 pub fn child_bytes(child: &Child) -> usize {
     match child {
         Child::Inline(value) => json_len(value) + 7,
+        Child::Node(NodeRef { page: Some(page), .. }) => page.encode().len() + 90,
         Child::Node(node) => node.key.len() + 90,
     }
 }
@@ -292,7 +328,9 @@ mod tests {
 
     #[test]
     fn hashes_ignore_keys() {
-        let node = |key: &str| Child::Node(NodeRef { key: key.into(), hash: hash(b"x"), kind: Kind::Array, len: 2 });
+        let node = |key: &str| {
+            Child::Node(NodeRef { key: key.into(), page: None, hash: hash(b"x"), kind: Kind::Array, len: 2 })
+        };
         let a = Page::Members(vec![("a".into(), node("k1")), ("b".into(), Child::Inline(json!(1)))]);
         let b = Page::Members(vec![("a".into(), node("k2")), ("b".into(), Child::Inline(json!(1)))]);
         assert_eq!(a.hash(), b.hash());
@@ -309,16 +347,27 @@ mod tests {
             len: 3,
             first: Some("a".into()),
             below: true,
+            pending: None,
         }]);
         let bytes = page.encode();
         assert_eq!(bytes[0], TAG_PAGE);
         assert_eq!(Page::decode(&bytes[1..]).unwrap(), page);
-        let node = Child::Node(NodeRef { key: "k".into(), hash: hash(b"x"), kind: Kind::Scalar, len: 0 });
+        let node = Child::Node(NodeRef { key: "k".into(), page: None, hash: hash(b"x"), kind: Kind::Scalar, len: 0 });
         let members = Page::Members(vec![("a\"b".into(), node), ("c".into(), Child::Inline(json!({"v": [1]})))]);
         assert_eq!(Page::decode(&members.encode()[1..]).unwrap(), members);
         let expected =
             r#"P{"members":[["a\"b",{"n":{"key":"k","hash":"H","kind":"scalar","len":0}}],["c",{"v":{"v":[1]}}]]}"#;
         assert_eq!(String::from_utf8(members.encode()).unwrap(), expected.replace('H', &hash(b"x")));
         assert_eq!(json_len(&json!({"a": [1, "x"]})), r#"{"a":[1,"x"]}"#.len());
+        // A node whose top page is embedded.
+        let top = Rc::new(Page::Members(vec![("x".into(), node_ref("k2"))]));
+        let embedded = NodeRef { key: String::new(), page: Some(top), hash: hash(b"y"), kind: Kind::Object, len: 1 };
+        let outer = Page::Elements(vec![Child::Node(embedded)]);
+        assert_eq!(Page::decode(&outer.encode()[1..]).unwrap(), outer);
+        assert!(!String::from_utf8(outer.encode_with(false)).unwrap().contains("k2"), "keys stay out of hashes");
+    }
+
+    fn node_ref(key: &str) -> Child {
+        Child::Node(NodeRef { key: key.into(), page: None, hash: hash(b"x"), kind: Kind::Array, len: 2 })
     }
 }

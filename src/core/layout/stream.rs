@@ -62,7 +62,7 @@ impl<S: Store> Seed<'_, '_, '_, S> {
         serde_json::to_writer(&mut bytes, &value).expect("a Value always serializes");
         let hash = node::hash(&bytes[1..]);
         let key = self.tree.write_record(&bytes).map_err(|error| self.fail(error))?;
-        Ok((Child::Node(NodeRef { key, hash, kind: Kind::Scalar, len: 0 }), None))
+        Ok((Child::Node(NodeRef { key, page: None, hash, kind: Kind::Scalar, len: 0 }), None))
     }
 }
 

@@ -249,7 +249,7 @@ fn streaming_stores_the_same_tree_as_a_parsed_value() {
         "{}".to_owned(),
     ];
     for json in cases {
-        for config in [tiny, LayoutConfig::default()] {
+        for config in [tiny, layout(48, 64, 256, 1000), LayoutConfig::default()] {
             let [parsed, streamed] = stored_both_ways(config, &json);
             assert_eq!(parsed, streamed, "{json}");
             assert_eq!(streamed.1, Some(serde_json::from_str::<Value>(&json).unwrap()));
@@ -260,9 +260,10 @@ fn streaming_stores_the_same_tree_as_a_parsed_value() {
 proptest::proptest! {
     #[test]
     fn streaming_matches_parsing_for_any_value(value in arb_json()) {
-        let tiny = layout(10, 30, 100, 1000);
-        let [parsed, streamed] = stored_both_ways(tiny, &value.to_string());
-        proptest::prop_assert_eq!(parsed, streamed);
+        for config in [layout(10, 30, 100, 1000), layout(40, 48, 200, 1000)] {
+            let [parsed, streamed] = stored_both_ways(config, &value.to_string());
+            proptest::prop_assert_eq!(parsed, streamed);
+        }
     }
 }
 
@@ -276,4 +277,18 @@ fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
                 .prop_map(|map| Value::Object(map.into_iter().collect())),
         ]
     })
+}
+
+/// A store written in format 2 (before top pages could be embedded) reads as it is.
+#[test]
+fn format_2_records_are_read() {
+    let store = MemoryStore::new();
+    let config = LayoutConfig::default();
+    store.set(super::ROOT_KEY, br#"2{"generation":4,"root":{"v":{"a":[1,2]}}}"#).unwrap();
+    assert_eq!(read(&store, config, ""), Some(json!({"a": [1, 2]})));
+    write(&store, config, |tree| {
+        tree.put(&ptr("/b"), json!(3)).unwrap();
+    });
+    assert_eq!(read(&store, config, ""), Some(json!({"a": [1, 2], "b": 3})));
+    assert_eq!(store.get(super::ROOT_KEY).unwrap().unwrap()[0], super::FORMAT);
 }
