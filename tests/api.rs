@@ -137,6 +137,20 @@ fn limits_are_configurable() {
     assert!(problem["detail"].as_str().unwrap().contains("depth_max"), "{problem}");
 }
 
+/// `Prefer: return=minimal` (RFC 7240) answers a write without its body.
+#[test]
+fn minimal_answers() {
+    let (_data, server) = fresh();
+    let minimal = [("content-type", "application/json"), ("prefer", "return=minimal")];
+    let created = server.send("PUT", "/a", &minimal, r#"{"b":[1,2]}"#);
+    assert_eq!((created.expect(201).body.len(), created.header("location")), (0, Some("/a")));
+    assert_eq!(created.header("preference-applied"), Some("return=minimal"));
+    assert!(created.header("etag").is_some());
+    let patched = server.send("PATCH", "/a", &minimal, r#"{"c":3}"#);
+    assert_eq!(patched.expect(200).body.len(), 0);
+    assert_eq!(server.get("/a").json(), json!({"b": [1, 2], "c": 3}));
+}
+
 /// The deepest documents allowed are stored, read and patched whole, in pages and inline; a
 /// body nested far deeper is refused before it is parsed. Nothing traps.
 #[test]

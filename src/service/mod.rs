@@ -178,6 +178,9 @@ fn run<'s, S: Store>(
                 conditions.check_write(tree.etag(write.pointer())?.as_deref(), write.pointer())?;
                 write.apply(tree, config, host)
             })?;
+            if matches!(response.status, 200 | 201) && respond::prefers_minimal(request.header("prefer").as_deref()) {
+                return Ok((respond::minimal(response), None, garbage));
+            }
             if !matches!(write, Op::Put(_, Payload::Json(_))) {
                 return Ok((response, None, garbage));
             }

@@ -696,3 +696,28 @@ fn a_writer_that_loses_claims_the_lease() {
     // The race, the claim and the write: three commits after the first root.
     assert_eq!(store.swaps.get(), 3);
 }
+
+/// `Prefer: return=minimal` leaves out the body of a write's answer, big values included.
+#[test]
+fn a_minimal_answer_has_no_body() {
+    for api in Api::both() {
+        let big = json!({"items": (0..5000).map(|i| json!({"name": format!("n{i}")})).collect::<Vec<_>>()});
+        for (target, body) in [("/a", "1".to_owned()), ("/", big.to_string())] {
+            let headers = [("content-type", "application/json"), ("prefer", "return=minimal")];
+            let response = api.send("PUT", target, &headers, &body);
+            assert!(matches!(response.status, 200 | 201), "{}", response.status);
+            assert!(response.body.is_empty());
+            assert_eq!(response.header("preference-applied"), Some("return=minimal"));
+            assert_eq!(response.header("content-length"), Some("0"));
+            assert!(response.header("etag").is_some());
+            assert_eq!(response.header("content-type"), None);
+        }
+        assert_eq!(api.document(), Some(big.clone()));
+        let created =
+            api.send("POST", "/log", &[("content-type", "application/json"), ("prefer", "return=minimal")], "1");
+        assert_eq!((created.status, created.body.is_empty()), (201, true));
+        assert!(created.header("location").is_some());
+        // Without the preference, the value comes back.
+        assert_eq!(json_body(&api.check("PUT", "/b", "2", 201, None)), json!(2));
+    }
+}

@@ -63,8 +63,9 @@ pub fn run(args: &[String]) -> Result<()> {
         small_put: bench.load("1 KB document: leaf PUT", &artifacts.composed, Some(&small), "PUT", LEAF)?,
         big_get: bench.load("10 MB document: leaf GET", &artifacts.composed, Some(&big), "GET", LEAF)?,
         big_put: bench.load("10 MB document: leaf PUT", &artifacts.composed, Some(&big), "PUT", LEAF)?,
-        whole_put: bench.transfer(&artifacts.composed, &big, "PUT")?,
-        whole_get: bench.transfer(&artifacts.composed, &big, "GET")?,
+        whole_put: bench.transfer(&artifacts.composed, &big, "PUT", &[])?,
+        whole_put_minimal: bench.transfer(&artifacts.composed, &big, "PUT", &[("prefer", "return=minimal")])?,
+        whole_get: bench.transfer(&artifacts.composed, &big, "GET", &[])?,
         document_bytes: (small.len(), big.len()),
         component_bytes: (file_bytes(&artifacts.handler)?, file_bytes(&artifacts.composed)?),
         transfers: TRANSFERS,
@@ -155,15 +156,21 @@ impl Bench {
 
     /// Stores `document`, then times sequential `PUT /` or `GET /` of all of it; the rate is the
     /// document's size over the median time.
-    fn transfer(&self, component: &Path, document: &str, method: &str) -> Result<Measurement> {
-        eprintln!("bench: 10 MB document: whole {method} ({TRANSFERS} sequential requests)");
+    fn transfer(
+        &self,
+        component: &Path,
+        document: &str,
+        method: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Measurement> {
+        eprintln!("bench: 10 MB document: whole {method} {headers:?} ({TRANSFERS} sequential requests)");
         let server = self.start(component, Some(document))?;
         let body = (method == "PUT").then_some(document.as_bytes());
         let mut seconds = Vec::new();
         let mut failures = BTreeMap::new();
         for _ in 0..TRANSFERS {
             let start = Instant::now();
-            let (status, _) = server.send(method, "/", body)?;
+            let (status, _) = server.send_with(method, "/", body, headers)?;
             seconds.push(start.elapsed().as_secs_f64());
             if !(200..300).contains(&status) {
                 *failures.entry(status.to_string()).or_insert(0) += 1;

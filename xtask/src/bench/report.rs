@@ -34,6 +34,8 @@ pub struct Results {
     pub big_put: Measurement,
     /// `PUT /` of the whole big document, in MB/s.
     pub whole_put: Measurement,
+    /// The same, with `Prefer: return=minimal`: the answer leaves out the document.
+    pub whole_put_minimal: Measurement,
     /// `GET /` of the whole big document, in MB/s.
     pub whole_get: Measurement,
     /// The small and big documents' sizes.
@@ -139,6 +141,7 @@ fn table(results: &Results) -> String {
                 r.whole_put.rate >= WHOLE_PUT_MEGABYTES_PER_SECOND_MIN,
             )),
         ),
+        transfer_row("10 MB doc: `PUT /` (whole, `Prefer: return=minimal`)", &r.whole_put_minimal, None),
         transfer_row("10 MB doc: `GET /` (whole)", &r.whole_get, None),
         size_row(
             "size of `jsonstore.wasm` (handler)",

@@ -62,9 +62,23 @@ impl Server {
 
     /// Sends one request and returns the status and the body; `body`, when given, is sent as JSON.
     pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<(u16, Vec<u8>)> {
+        self.send_with(method, path, body, &[])
+    }
+
+    /// [`Server::send`] with extra request headers.
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Vec<u8>)> {
         let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.url));
         if body.is_some() {
             request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request.body(body.unwrap_or_default())?;
         let mut response =
