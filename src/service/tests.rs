@@ -40,34 +40,22 @@ impl Api {
         Api { store: MemoryStore::new(), config: Config::default(), host: TestHost::default() }
     }
 
+    /// An API whose layout has these sizes: inline values, page target, chunk.
+    fn with_layout(inline_bytes_max: usize, page_bytes_target: usize, chunk_bytes_max: usize) -> Self {
+        let layout = LayoutConfig { inline_bytes_max, page_bytes_target, chunk_bytes_max, sweep_every: 3, keys_max: 0 };
+        Api { config: Config { layout, ..Config::default() }, ..Api::new() }
+    }
+
     /// An API whose layout stores almost every value in pages of its own, split into many
     /// parts, so that small tests exercise the whole layout.
     fn tiny() -> Self {
-        let layout = LayoutConfig {
-            inline_bytes_max: 8,
-            page_bytes_target: 40,
-            chunk_bytes_max: 64,
-            sweep_every: 3,
-            keys_max: 0,
-        };
-        Api { config: Config { layout, ..Config::default() }, ..Api::new() }
+        Api::with_layout(8, 40, 64)
     }
 
-    /// An API whose layout embeds most top pages in their references: pages are small, and
-    /// any page up to 48 bytes is embedded rather than stored.
-    fn embedding() -> Self {
-        let layout = LayoutConfig {
-            inline_bytes_max: 48,
-            page_bytes_target: 64,
-            chunk_bytes_max: 256,
-            sweep_every: 3,
-            keys_max: 0,
-        };
-        Api { config: Config { layout, ..Config::default() }, ..Api::new() }
-    }
-
-    fn both() -> [Api; 3] {
-        [Api::new(), Api::tiny(), Api::embedding()]
+    /// The default layout, the tiny one, and one that embeds most top pages in their
+    /// references (pages are small, and any page up to 48 bytes is embedded rather than stored).
+    fn all() -> [Api; 3] {
+        [Api::new(), Api::tiny(), Api::with_layout(48, 64, 256)]
     }
 
     fn send(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {
@@ -399,7 +387,7 @@ proptest! {
             1..30,
         )
     ) {
-        for api in Api::both() {
+        for api in Api::all() {
         let mut expected: Option<Value> = None;
         for (method, tokens, value) in &ops {
             let (method, tokens, value) = (*method, tokens.clone(), value.clone());
@@ -477,7 +465,7 @@ fn fragment_path(fragment: &str) -> String {
 
 #[test]
 fn rfc6901_examples() {
-    for api in Api::both() {
+    for api in Api::all() {
         let cases = cases("rfc6901");
         api.check("PUT", "/", &cases["doc"].to_string(), 201, None);
         for case in cases["cases"].as_array().unwrap() {
@@ -494,7 +482,7 @@ fn rfc6901_examples() {
 #[test]
 fn rfc7396_examples() {
     for case in cases("rfc7396").as_array().unwrap() {
-        for api in Api::both() {
+        for api in Api::all() {
             api.check("PUT", "/", &case["target"].to_string(), 201, None);
             let response =
                 api.send("PATCH", "/", &[("content-type", "application/merge-patch+json")], &case["patch"].to_string());
@@ -508,7 +496,7 @@ fn rfc7396_examples() {
 #[test]
 fn rfc6902_cases() {
     for case in cases("rfc6902").as_array().unwrap() {
-        for api in Api::both() {
+        for api in Api::all() {
             api.check("PUT", "/", &case["doc"].to_string(), 201, None);
             let response =
                 api.send("PATCH", "/", &[("content-type", "application/json-patch+json")], &case["patch"].to_string());
@@ -527,7 +515,7 @@ fn rfc6902_cases() {
 
 #[test]
 fn big_bodies_are_stored_as_they_are_parsed() {
-    for api in Api::both() {
+    for api in Api::all() {
         let items: Vec<Value> = (0..3000).map(|i| json!({"id": i, "name": format!("item number {i}")})).collect();
         let doc = json!({"items": items, "z": 1, "z2": {"deep": [1, 2]}});
         let body = doc.to_string();
@@ -700,7 +688,7 @@ fn a_writer_that_loses_claims_the_lease() {
 /// `Prefer: return=minimal` leaves out the body of a write's answer, big values included.
 #[test]
 fn a_minimal_answer_has_no_body() {
-    for api in Api::both() {
+    for api in Api::all() {
         let big = json!({"items": (0..5000).map(|i| json!({"name": format!("n{i}")})).collect::<Vec<_>>()});
         for (target, body) in [("/a", "1".to_owned()), ("/", big.to_string())] {
             let headers = [("content-type", "application/json"), ("prefer", "return=minimal")];
