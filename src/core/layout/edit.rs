@@ -342,65 +342,61 @@ impl<S: Store> Tree<'_, S> {
 
     /// The member `name` of an object node, if it has one.
     pub(super) fn member(&self, object: &NodeRef, name: &str) -> Result<Option<Child>, Error> {
-        let mut at = object.top();
+        self.find(object, Lookup::Member(name))
+    }
+
+    /// Element `index` of an array node, if it has one.
+    pub(super) fn element(&self, array: &NodeRef, index: usize) -> Result<Option<Child>, Error> {
+        self.find(array, Lookup::Element(index))
+    }
+
+    /// Finds `lookup` in a collection node, from its top page down through index pages.
+    fn find(&self, node: &NodeRef, mut lookup: Lookup<'_>) -> Result<Option<Child>, Error> {
+        let mut at = node.top();
         loop {
-            if let PageAt::Key(key) = &at
-                && self.reads_lazily(key)
-            {
-                match self.look_up(key, Lookup::Member(name))? {
-                    Found::Child(child) => return Ok(child),
-                    Found::Index(pages) => at = PageAt::Key(pages[index_for_name(&pages, name)].key.clone()),
-                    Found::WrongKind => return Err(Error::Corrupt(format!("object page {key} holds elements"))),
+            match self.step(&at, lookup)? {
+                Step::Found(child) => return Ok(child),
+                Step::Below { key, skipped } => {
+                    if let Lookup::Element(index) = lookup {
+                        lookup = Lookup::Element(index - skipped);
+                    }
+                    at = PageAt::Key(key);
                 }
-                continue;
-            }
-            let page = self.page_at(&at)?;
-            match &*page {
-                Page::Members(members) => {
-                    return Ok(members
-                        .binary_search_by(|(member, _)| member.as_str().cmp(name))
-                        .ok()
-                        .map(|at| members[at].1.clone()));
+                Step::WrongKind => {
+                    let (kind, other) = match lookup {
+                        Lookup::Member(_) => ("object", "elements"),
+                        Lookup::Element(_) => ("array", "members"),
+                    };
+                    let page = match &at {
+                        PageAt::Key(key) => key.as_str(),
+                        PageAt::Embedded(_) => "(embedded)",
+                    };
+                    return Err(Error::Corrupt(format!("{kind} page {page} holds {other}")));
                 }
-                Page::Index(pages) => at = PageAt::Key(pages[index_for_name(pages, name)].key.clone()),
-                Page::Elements(_) => return Err(Error::Corrupt(format!("object page {at:?} holds elements"))),
             }
         }
     }
 
-    /// Element `index` of an array node, if it has one.
-    pub(super) fn element(&self, array: &NodeRef, mut index: usize) -> Result<Option<Child>, Error> {
-        let mut at = array.top();
-        loop {
-            if let PageAt::Key(key) = &at
-                && self.reads_lazily(key)
-            {
-                match self.look_up(key, Lookup::Element(index))? {
-                    Found::Child(child) => return Ok(child),
-                    Found::Index(pages) => match locate(&pages, index, false) {
-                        Some((page, offset)) => {
-                            at = PageAt::Key(pages[page].key.clone());
-                            index -= offset;
-                        }
-                        None => return Ok(None),
-                    },
-                    Found::WrongKind => return Err(Error::Corrupt(format!("array page {key} holds members"))),
-                }
-                continue;
-            }
-            let page = self.page_at(&at)?;
-            match &*page {
-                Page::Elements(elements) => return Ok(elements.get(index).cloned()),
-                Page::Index(pages) => match locate(pages, index, false) {
-                    Some((page, offset)) => {
-                        at = PageAt::Key(pages[page].key.clone());
-                        index -= offset;
-                    }
-                    None => return Ok(None),
-                },
-                Page::Members(_) => return Err(Error::Corrupt(format!("array page {at:?} holds members"))),
-            }
+    /// One step of [`Tree::find`] on one page: skipping what it does not need in a page only
+    /// read, or in the decoded page.
+    fn step(&self, at: &PageAt, lookup: Lookup<'_>) -> Result<Step, Error> {
+        if let PageAt::Key(key) = at
+            && self.reads_lazily(key)
+        {
+            return Ok(match self.look_up(key, lookup)? {
+                Found::Child(child) => Step::Found(child),
+                Found::Index(pages) => Step::below(&pages, lookup),
+                Found::WrongKind => Step::WrongKind,
+            });
         }
+        Ok(match (&*self.page_at(at)?, lookup) {
+            (Page::Members(members), Lookup::Member(name)) => Step::Found(
+                members.binary_search_by(|(member, _)| member.as_str().cmp(name)).ok().map(|at| members[at].1.clone()),
+            ),
+            (Page::Elements(elements), Lookup::Element(index)) => Step::Found(elements.get(index).cloned()),
+            (Page::Index(pages), _) => Step::below(pages, lookup),
+            _ => Step::WrongKind,
+        })
     }
 
     /// Applies `edit` to the collection `node` and returns the collection's new child.
@@ -455,6 +451,30 @@ impl<S: Store> Tree<'_, S> {
             _ => return Err(Error::Corrupt(format!("an edit on page {at:?} of the wrong kind"))),
         };
         self.pack(edited)
+    }
+}
+
+/// Where [`Tree::find`] goes from one page.
+enum Step {
+    /// The page holds the place sought: this child, or none.
+    Found(Option<Child>),
+    /// The page below, under `key`, with `skipped` elements before it.
+    Below { key: String, skipped: usize },
+    /// The page holds the other kind of item.
+    WrongKind,
+}
+
+impl Step {
+    /// The step from an index page over `pages`.
+    fn below(pages: &[PageRef], lookup: Lookup<'_>) -> Step {
+        let (at, skipped) = match lookup {
+            Lookup::Member(name) => (index_for_name(pages, name), 0),
+            Lookup::Element(index) => match locate(pages, index, false) {
+                Some(found) => found,
+                None => return Step::Found(None),
+            },
+        };
+        Step::Below { key: pages[at].key.clone(), skipped }
     }
 }
 
