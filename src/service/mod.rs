@@ -17,7 +17,7 @@ pub use config::{Config, VARIABLES};
 pub use op::Op;
 pub use problem::Problem;
 
-use crate::core::layout::{Garbage, Payload, Tree};
+use crate::core::layout::{Garbage, Payload, Reading, Tree};
 use crate::store::Store;
 use conditions::Conditions;
 use transact::transact;
@@ -155,23 +155,22 @@ fn run<'s, S: Store>(
     match op {
         Op::Options => Ok((respond::options(), None, Garbage::default())),
         Op::Get(pointer) => {
-            let (tree, node, tag) = read(host, || {
+            let (tree, reading) = read(host, || {
                 let tree = Tree::read(store, config.layout)?;
-                let node = tree.node_at(&pointer)?;
-                let tag = tree.etag(&pointer)?;
-                Ok((tree, node, tag))
+                let reading = tree.read_at(&pointer)?;
+                Ok((tree, reading))
             })?;
-            let tag = tag.ok_or_else(|| Problem::not_found(&pointer))?;
+            let (reading, tag) = reading.ok_or_else(|| Problem::not_found(&pointer))?;
             if let Some(response) = conditions.check_read(&pointer, &tag)? {
                 return Ok((response, None, Garbage::default()));
             }
-            if let Some(node) = node {
-                let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
-                return Ok((respond::json(200, Vec::new(), Some(tag)), Some(stream), Garbage::default()));
+            match reading {
+                Reading::Node(node) => {
+                    let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
+                    Ok((respond::json(200, Vec::new(), Some(tag)), Some(stream), Garbage::default()))
+                }
+                Reading::Json(body) => Ok((respond::json(200, body, Some(tag)), None, Garbage::default())),
             }
-            let value = read(host, || Ok(tree.get(&pointer)?))?.ok_or_else(|| Problem::not_found(&pointer))?;
-            let body = serde_json::to_vec(&value).expect("a Value always serializes");
-            Ok((respond::json(200, body, Some(tag)), None, Garbage::default()))
         }
         write => {
             let (mut response, garbage) = transact(store, config, host, |tree| {
@@ -188,15 +187,16 @@ fn run<'s, S: Store>(
             let location = response.header("content-location").map(crate::core::path::parse);
             let Some(Ok(location)) = location else { return Ok((response, None, garbage)) };
             let tree = Tree::read(store, config.layout)?;
-            match tree.node_at(&location)? {
-                Some(node) => {
+            match tree.read_at(&location)? {
+                Some((Reading::Node(node), _)) => {
                     let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
                     Ok((response, Some(stream), garbage))
                 }
-                None => {
-                    response.body = tree.json_at(&location)?.unwrap_or_default();
+                Some((Reading::Json(json), _)) => {
+                    response.body = json;
                     Ok((response, None, garbage))
                 }
+                None => Ok((response, None, garbage)),
             }
         }
     }

@@ -6,6 +6,7 @@
 //! page without building anything, which costs a tenth of decoding it.
 
 use super::node::{Child, Kind, NodeRef, Page, PageRef};
+use super::{Lease, RootRecord};
 use crate::core::json::{DEPTH_MAX_LIMIT, nesting};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -46,6 +47,11 @@ pub fn page(json: &[u8]) -> Result<Page, String> {
 /// Parses the JSON of a record (without its tag) as a `Value`.
 pub fn value(json: &[u8]) -> Result<Value, String> {
     record(json, |deserializer| Value::deserialize(deserializer))
+}
+
+/// Decodes the root record's JSON (without its tag).
+pub(super) fn root_record(json: &[u8]) -> Result<RootRecord, String> {
+    record(json, |deserializer| RootRecord::deserialize(deserializer))
 }
 
 /// The deepest nesting a record can have: the document's deepest, plus the record's own
@@ -91,6 +97,10 @@ enum Field {
     First,
     Below,
     Page,
+    Generation,
+    Commits,
+    Lease,
+    Root,
     Other,
 }
 
@@ -116,6 +126,10 @@ impl<'de> Deserialize<'de> for Field {
                     "first" => Field::First,
                     "below" => Field::Below,
                     "page" => Field::Page,
+                    "generation" => Field::Generation,
+                    "commits" => Field::Commits,
+                    "lease" => Field::Lease,
+                    "root" => Field::Root,
                     _ => Field::Other,
                 })
             }
@@ -224,6 +238,51 @@ impl<'de> Deserialize<'de> for PageRef {
             })
         });
         deserializer.deserialize_map(PageRefVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RootRecord {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        object_visitor!(RootVisitor, RootRecord, "a root record", |map| {
+            let mut record = RootRecord::empty();
+            let mut generation = None;
+            while let Some(field) = map.next_key::<Field>()? {
+                match field {
+                    Field::Generation => generation = Some(map.next_value::<u64>()?),
+                    Field::Commits => {
+                        record.commits = map.next_value::<Vec<Hex>>()?.into_iter().map(|Hex(n)| n).collect()
+                    }
+                    Field::Lease => {
+                        let (Hex(holder), until_millis) = map.next_value::<(Hex, u64)>()?;
+                        record.lease = Some(Lease { holder, until_millis });
+                    }
+                    Field::Root => record.root = map.next_value::<Option<Child>>()?,
+                    _ => drop(map.next_value::<IgnoredAny>()?),
+                }
+            }
+            record.generation = generation.ok_or_else(|| de::Error::missing_field("generation"))?;
+            Ok(record)
+        });
+        deserializer.deserialize_map(RootVisitor)
+    }
+}
+
+/// A `u64` written as a string of hex digits, like a session.
+struct Hex(u64);
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HexVisitor;
+        impl Visitor<'_> for HexVisitor {
+            type Value = Hex;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a session in hex")
+            }
+            fn visit_str<E: de::Error>(self, hex: &str) -> Result<Hex, E> {
+                u64::from_str_radix(hex, 16).map(Hex).map_err(|_| E::custom("a session is not in hex"))
+            }
+        }
+        deserializer.deserialize_str(HexVisitor)
     }
 }
 

@@ -18,7 +18,7 @@ pub mod node;
 mod ops;
 mod stream;
 
-pub use ops::{OpError, Payload};
+pub use ops::{OpError, Payload, Reading};
 
 use crate::store::{Store, StoreError, Swap};
 use node::{Child, Kind, Page, PageAt, TAG_PAGE, TAG_PARTS, TAG_SCALAR};
@@ -164,35 +164,7 @@ impl RootRecord {
     }
 
     fn decode(json: &[u8]) -> Result<RootRecord, String> {
-        let value = decode::value(json)?;
-        let serde_json::Value::Object(mut map) = value else { return Err("the root record is an object".into()) };
-        let generation = map.get("generation").and_then(serde_json::Value::as_u64).ok_or("no generation")?;
-        let commits = match map.get("commits") {
-            None => Vec::new(),
-            Some(serde_json::Value::Array(commits)) => commits
-                .iter()
-                .map(|session| session.as_str().and_then(|hex| u64::from_str_radix(hex, 16).ok()))
-                .collect::<Option<_>>()
-                .ok_or("a commit is not a hex session")?,
-            Some(_) => return Err("commits is not an array".into()),
-        };
-        let lease = match map.get("lease") {
-            None => None,
-            Some(lease) => {
-                let holder =
-                    lease.get(0).and_then(serde_json::Value::as_str).and_then(|hex| u64::from_str_radix(hex, 16).ok());
-                let until_millis = lease.get(1).and_then(serde_json::Value::as_u64);
-                Some(Lease {
-                    holder: holder.ok_or("a bad lease holder")?,
-                    until_millis: until_millis.ok_or("a bad lease end")?,
-                })
-            }
-        };
-        let root = match map.remove("root") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(child) => Some(Child::decode(child)?),
-        };
-        Ok(RootRecord { generation, commits, lease, root })
+        decode::root_record(json)
     }
 }
 

@@ -252,10 +252,6 @@ impl Child {
         }
     }
 
-    /// Decodes what [`Child::write`] wrote, parsed.
-    pub fn decode(value: Value) -> Result<Child, String> {
-        serde::Deserialize::deserialize(value).map_err(|error: serde_json::Error| error.to_string())
-    }
 }
 
 impl PageRef {

@@ -16,6 +16,7 @@ use crate::store::Store;
 use json_patch::PatchOperation;
 use jsonptr::index::Index;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Why an operation on the tree failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +74,15 @@ impl Payload {
     }
 }
 
+/// What [`Tree::read_at`] found.
+#[derive(Debug)]
+pub enum Reading {
+    /// A child stored as a node of its own, to stream with [`Tree::write_json`].
+    Node(Child),
+    /// The JSON of a value held inline.
+    Json(Vec<u8>),
+}
+
 /// One step of a walk: a stored collection and the member taken in it.
 struct Step {
     node: NodeRef,
@@ -109,52 +119,43 @@ impl<S: Store> Tree<'_, S> {
 
     /// The value at `pointer`, read whole.
     pub fn get(&self, pointer: &Pointer) -> Result<Option<Value>, Error> {
-        let walk = self.walk(pointer, pointer.count())?;
-        let Some(reached) = &walk.reached else { return Ok(None) };
-        if walk.depth() == pointer.count() {
-            return self.value_of(reached).map(Some);
+        let mut depth = 0;
+        let Some(reached) = self.follow(pointer, pointer.count(), |_, _| depth += 1)? else { return Ok(None) };
+        if depth == pointer.count() {
+            return self.value_of(&reached).map(Some);
         }
-        match reached {
-            Child::Inline(value) => Ok(document::get(Some(value), &rest(pointer, walk.depth())).cloned()),
+        match &*reached {
+            Child::Inline(value) => Ok(document::get(Some(value), &rest(pointer, depth)).cloned()),
             Child::Node(_) => Ok(None),
         }
     }
 
-    /// The JSON of the value at `pointer`, written from the stored pages without parsing them
-    /// into one value.
-    pub fn json_at(&self, pointer: &Pointer) -> Result<Option<Vec<u8>>, Error> {
-        if let Some(node) = self.node_at(pointer)? {
-            let mut out = Vec::new();
-            self.write_json(&node, &mut out).map_err(|error| match error.downcast::<Error>() {
-                Ok(error) => error,
-                Err(error) => Error::Corrupt(error.to_string()),
-            })?;
-            return Ok(Some(out));
+    /// The value at `pointer`, for a response, and its strong ETag (see [`Tree::etag`]), in
+    /// one walk: a stored collection or scalar to stream with [`Tree::write_json`], or the
+    /// JSON of a value held inline.
+    pub fn read_at(&self, pointer: &Pointer) -> Result<Option<(Reading, String)>, Error> {
+        let mut depth = 0;
+        let Some(reached) = self.follow(pointer, pointer.count(), |_, _| depth += 1)? else { return Ok(None) };
+        if let Child::Inline(value) = &*reached {
+            return Ok(document::get(Some(value), &rest(pointer, depth)).map(|value| {
+                let json = serde_json::to_vec(value).expect("a Value always serializes");
+                let tag = etag::of(&json);
+                (Reading::Json(json), tag)
+            }));
         }
-        Ok(self.get(pointer)?.map(|value| serde_json::to_vec(&value).expect("a Value always serializes")))
-    }
-
-    /// The value at `pointer` when it is stored as a node of its own: big enough to stream
-    /// with [`Tree::write_json`].
-    pub fn node_at(&self, pointer: &Pointer) -> Result<Option<Child>, Error> {
-        let walk = self.walk(pointer, pointer.count())?;
-        Ok(match walk.reached {
-            Some(Child::Node(node)) if walk.depth() == pointer.count() => Some(Child::Node(node)),
-            _ => None,
-        })
+        if depth < pointer.count() {
+            return Ok(None);
+        }
+        let child = reached.into_owned();
+        let Child::Node(node) = &child else { unreachable!("not inline") };
+        let tag = format!("\"{}\"", node.hash);
+        Ok(Some((Reading::Node(child), tag)))
     }
 
     /// The strong ETag of the value at `pointer`: its node's content hash, or for an inline
     /// value, the hash of its JSON.
     pub fn etag(&self, pointer: &Pointer) -> Result<Option<String>, Error> {
-        let walk = self.walk(pointer, pointer.count())?;
-        let tag_of_json = |value: &Value| etag::of(&serde_json::to_vec(value).expect("a Value always serializes"));
-        Ok(match &walk.reached {
-            None => None,
-            Some(Child::Node(node)) if walk.depth() == pointer.count() => Some(format!("\"{}\"", node.hash)),
-            Some(Child::Inline(value)) => document::get(Some(value), &rest(pointer, walk.depth())).map(tag_of_json),
-            Some(Child::Node(_)) => None,
-        })
+        Ok(self.read_at(pointer)?.map(|(_, tag)| tag))
     }
 
     /// Creates or replaces the value at `pointer`, like [`document::put`].
@@ -321,21 +322,39 @@ impl<S: Store> Tree<'_, S> {
     /// Walks from the root along at most `limit` tokens of `pointer`, through stored
     /// collections whose members exist.
     fn walk(&self, pointer: &Pointer, limit: usize) -> Result<Walk, Error> {
-        let mut walk = Walk { steps: Vec::new(), reached: self.root.clone() };
+        let mut steps = Vec::new();
+        let reached = self.follow(pointer, limit, |node, token| steps.push(Step { node: node.clone(), token }))?;
+        Ok(Walk { steps, reached: reached.map(Cow::into_owned) })
+    }
+
+    /// Follows `pointer` down from the root through stored collections, at most `limit` steps,
+    /// telling `step` each collection passed and the token taken in it; returns the child
+    /// reached. The root is borrowed rather than copied: reads of a small document follow it
+    /// all in memory.
+    fn follow(
+        &self,
+        pointer: &Pointer,
+        limit: usize,
+        mut step: impl FnMut(&NodeRef, Token<'static>),
+    ) -> Result<Option<Cow<'_, Child>>, Error> {
+        let mut reached = self.root.as_ref().map(Cow::Borrowed);
         for token in pointer.tokens().take(limit) {
-            let Some(node) = walk.collection().cloned() else { break };
+            let node = match reached.as_deref() {
+                Some(Child::Node(node)) if node.kind != Kind::Scalar => node,
+                _ => break,
+            };
             let child = match node.kind {
-                Kind::Object => self.member(&node, &token.decoded())?,
+                Kind::Object => self.member(node, &token.decoded())?,
                 _ => match token.to_index() {
-                    Ok(Index::Num(index)) => self.element(&node, index)?,
+                    Ok(Index::Num(index)) => self.element(node, index)?,
                     _ => None,
                 },
             };
             let Some(child) = child else { break };
-            walk.steps.push(Step { node, token: token.into_owned() });
-            walk.reached = Some(child);
+            step(node, token.into_owned());
+            reached = Some(Cow::Owned(child));
         }
-        Ok(walk)
+        Ok(reached)
     }
 
     /// Applies a plain operation to the value the walk reached, read into memory, with the

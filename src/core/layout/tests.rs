@@ -292,3 +292,37 @@ fn format_2_records_are_read() {
     assert_eq!(read(&store, config, ""), Some(json!({"a": [1, 2], "b": 3})));
     assert_eq!(store.get(super::ROOT_KEY).unwrap().unwrap()[0], super::FORMAT);
 }
+
+/// Root records decode to what was encoded; malformed ones are corrupt, not a panic.
+#[test]
+fn root_records_round_trip() {
+    let node =
+        Child::Node(node::NodeRef { key: "k".into(), page: None, hash: node::hash(b"x"), kind: Kind::Object, len: 1 });
+    for record in [
+        RootRecord::empty(),
+        RootRecord {
+            generation: 7,
+            commits: vec![1, u64::MAX],
+            lease: None,
+            root: Some(Child::Inline(json!([1, {}]))),
+        },
+        RootRecord {
+            generation: 8,
+            commits: vec![0xabc],
+            lease: Some(Lease { holder: 0xabc, until_millis: 1_700_000_000_000 }),
+            root: Some(node),
+        },
+    ] {
+        assert_eq!(decode_root(Some(&record.encode())).unwrap(), record);
+    }
+    for bad in [
+        &b"3{}"[..],
+        b"3{\"generation\":1,\"commits\":[\"xyz\"],\"root\":null}",
+        b"3{\"generation\":1,\"lease\":[\"1\"],\"root\":null}",
+        b"3{\"generation\":1,\"root\":{\"v\":1,\"n\":2}}",
+        b"3[]",
+        b"9{}",
+    ] {
+        assert!(matches!(decode_root(Some(bad)), Err(Error::Corrupt(_))), "{}", String::from_utf8_lossy(bad));
+    }
+}
