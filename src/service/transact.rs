@@ -52,7 +52,10 @@ pub(super) fn transact<S: Store>(
                 break;
             }
             waits += 1;
-            host.back_off(3 + waits.min(3));
+            // Poll often: a write takes one to a few milliseconds, and the sooner a waiter sees
+            // the lease end, the sooner it writes. Polling every 4-16 ms instead cut the rate
+            // of 16 concurrent writers by a third (BENCHMARKS.md).
+            host.back_off(waits.min(2));
             continue;
         }
         // A writer that had to wait is in a queue: it claims the lease before it starts, so

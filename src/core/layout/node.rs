@@ -251,7 +251,6 @@ impl Child {
             }
         }
     }
-
 }
 
 impl PageRef {
