@@ -280,10 +280,13 @@ pub fn member_bytes(name: &str, child: &Child) -> usize {
     name.len() + child_bytes(child) + 6
 }
 
+/// What an inline child's record adds to its value's JSON: `{"v":` and `}`, and a separator.
+pub const INLINE_OVERHEAD: usize = 7;
+
 /// The encoded size of a child, for packing pages.
 pub fn child_bytes(child: &Child) -> usize {
     match child {
-        Child::Inline(value) => json_len(value) + 7,
+        Child::Inline(value) => json_len(value) + INLINE_OVERHEAD,
         Child::Node(NodeRef { page: Some(page), .. }) => page.encode().len() + 90,
         Child::Node(node) => node.key.len() + 90,
     }

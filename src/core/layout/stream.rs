@@ -173,7 +173,7 @@ impl Elements {
     fn push<S: Store>(&mut self, tree: &Tree<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
         let first = self.held.is_empty() && self.pages.is_empty() && !self.paging;
         self.inline_len = self.inline_len.zip(len).map(|(total, len)| total + len + usize::from(!first));
-        let size = node::child_bytes(&child);
+        let size = child_size(&child, len);
         self.held.push((child, len));
         self.held_bytes += size;
         if !self.paging && self.held_bytes > 2 * self.target {
@@ -194,7 +194,7 @@ impl Elements {
 
     /// Adds an element to the page being filled, writing the page when it is full.
     fn place<S: Store>(&mut self, tree: &Tree<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
-        self.filled += node::child_bytes(&child);
+        self.filled += child_size(&child, len);
         self.on_page += 1;
         self.held.push((child, len));
         if cut_after(self.filled, self.on_page, self.target) {
@@ -220,6 +220,14 @@ impl Elements {
             }
         }
         Ok((tree.top(Kind::Array, pages)?, None))
+    }
+}
+
+/// [`node::child_bytes`], from the JSON length of an inline child when the parse counted it.
+fn child_size(child: &Child, len: Option<usize>) -> usize {
+    match (child, len) {
+        (Child::Inline(_), Some(len)) => len + node::INLINE_OVERHEAD,
+        _ => node::child_bytes(child),
     }
 }
 
