@@ -59,13 +59,18 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let results = report::Results {
         baseline: bench.load("hello baseline: GET /", &hello, None, "GET", "/")?,
+        options: bench.load("1 KB document: OPTIONS", &artifacts.composed, Some(&small), "OPTIONS", LEAF)?,
         small_get: bench.load("1 KB document: leaf GET", &artifacts.composed, Some(&small), "GET", LEAF)?,
         small_put: bench.load("1 KB document: leaf PUT", &artifacts.composed, Some(&small), "PUT", LEAF)?,
         big_get: bench.load("10 MB document: leaf GET", &artifacts.composed, Some(&big), "GET", LEAF)?,
         big_put: bench.load("10 MB document: leaf PUT", &artifacts.composed, Some(&big), "PUT", LEAF)?,
-        whole_put: bench.transfer(&artifacts.composed, &big, "PUT", &[])?,
-        whole_put_minimal: bench.transfer(&artifacts.composed, &big, "PUT", &[("prefer", "return=minimal")])?,
-        whole_get: bench.transfer(&artifacts.composed, &big, "GET", &[])?,
+        whole_put: bench.transfer(&artifacts.composed, &big, "PUT", &[], None)?,
+        whole_put_minimal: bench.transfer(&artifacts.composed, &big, "PUT", &[("prefer", "return=minimal")], None)?,
+        whole_put_in_memory: match in_memory_dir() {
+            Some(dir) => Some(bench.transfer(&artifacts.composed, &big, "PUT", &[], Some(dir))?),
+            None => None,
+        },
+        whole_get: bench.transfer(&artifacts.composed, &big, "GET", &[], None)?,
         document_bytes: (small.len(), big.len()),
         component_bytes: (file_bytes(&artifacts.handler)?, file_bytes(&artifacts.composed)?),
         transfers: TRANSFERS,
@@ -127,7 +132,7 @@ impl Bench {
         path: &str,
     ) -> Result<Measurement> {
         eprintln!("bench: {name} ({} connections, {} s)", self.options.concurrency, self.options.seconds);
-        let server = self.start(component, document)?;
+        let server = self.start(component, document, None)?;
         let body = (method == "PUT").then_some(LEAF_VALUE);
         server.expect_success(method, path, body.map(str::as_bytes))?;
         let outcome = oha::run(&self.oha, &self.options, method, &format!("{}{path}", server.url), body)?;
@@ -141,9 +146,9 @@ impl Bench {
 
     /// Starts a server and stores `document` in it, saying how long each took; the server's
     /// peak memory then starts afresh, so that it tells about the measured requests.
-    fn start(&self, component: &Path, document: Option<&str>) -> Result<Server> {
+    fn start(&self, component: &Path, document: Option<&str>, data_in: Option<&Path>) -> Result<Server> {
         let clock = Instant::now();
-        let server = Server::start(&self.wasmtime, component)?;
+        let server = Server::start(&self.wasmtime, component, data_in)?;
         let started = clock.elapsed().as_secs_f64();
         if let Some(document) = document {
             server.expect_success("PUT", "/", Some(document.as_bytes()))?;
@@ -155,16 +160,20 @@ impl Bench {
     }
 
     /// Stores `document`, then times sequential `PUT /` or `GET /` of all of it; the rate is the
-    /// document's size over the median time.
+    /// document's size over the median time. The data directory is made in `data_in` if given.
     fn transfer(
         &self,
         component: &Path,
         document: &str,
         method: &str,
         headers: &[(&str, &str)],
+        data_in: Option<&Path>,
     ) -> Result<Measurement> {
-        eprintln!("bench: 10 MB document: whole {method} {headers:?} ({TRANSFERS} sequential requests)");
-        let server = self.start(component, Some(document))?;
+        eprintln!(
+            "bench: 10 MB document: whole {method} {headers:?}, data in {} ({TRANSFERS} sequential requests)",
+            data_in.map_or_else(|| std::env::temp_dir().display().to_string(), |dir| dir.display().to_string())
+        );
+        let server = self.start(component, Some(document), data_in)?;
         let body = (method == "PUT").then_some(document.as_bytes());
         let mut seconds = Vec::new();
         let mut failures = BTreeMap::new();
@@ -184,6 +193,13 @@ impl Bench {
             peak_memory_bytes: server.peak_memory_bytes(),
         })
     }
+}
+
+/// A directory whose files live in memory (Linux's `/dev/shm`), if there is one: a whole PUT
+/// with its data there shows what JSONStore costs apart from the disk.
+fn in_memory_dir() -> Option<&'static Path> {
+    let dir = Path::new("/dev/shm");
+    tempfile::tempdir_in(dir).is_ok().then_some(dir)
 }
 
 /// Builds the hello-world baseline component.

@@ -24,6 +24,8 @@ const COMPONENT_BYTES_MAX: u64 = 300_000;
 pub struct Results {
     /// The hello-world component, `GET /`.
     pub baseline: Measurement,
+    /// `OPTIONS` in the small document: the composed component without store access.
+    pub options: Measurement,
     /// Leaf GET in the small document.
     pub small_get: Measurement,
     /// Leaf PUT in the small document.
@@ -36,6 +38,8 @@ pub struct Results {
     pub whole_put: Measurement,
     /// The same, with `Prefer: return=minimal`: the answer leaves out the document.
     pub whole_put_minimal: Measurement,
+    /// The whole PUT with the data directory in memory, where the machine has such a directory.
+    pub whole_put_in_memory: Option<Measurement>,
     /// `GET /` of the whole big document, in MB/s.
     pub whole_get: Measurement,
     /// The small and big documents' sizes.
@@ -110,6 +114,12 @@ fn table(results: &Results) -> String {
     let rows = [
         load_row("hello baseline: `GET /`", &r.baseline, "—".to_owned(), None),
         load_row(
+            &format!("1 KB doc: `OPTIONS {leaf}` (no store access)"),
+            &r.options,
+            share(r.options.rate / r.baseline.rate, "baseline"),
+            None,
+        ),
+        load_row(
             &format!("1 KB doc: `GET {leaf}`"),
             &r.small_get,
             share(small_get_share, "baseline"),
@@ -142,6 +152,10 @@ fn table(results: &Results) -> String {
             )),
         ),
         transfer_row("10 MB doc: `PUT /` (whole, `Prefer: return=minimal`)", &r.whole_put_minimal, None),
+        match &r.whole_put_in_memory {
+            Some(measured) => transfer_row("10 MB doc: `PUT /` (whole, data in memory: `/dev/shm`)", measured, None),
+            None => unmeasured_row("10 MB doc: `PUT /` (whole, data in memory)", "no `/dev/shm` here"),
+        },
         transfer_row("10 MB doc: `GET /` (whole)", &r.whole_get, None),
         size_row(
             "size of `jsonstore.wasm` (handler)",
@@ -176,6 +190,11 @@ fn load_row(scenario: &str, measured: &Measurement, compared: String, target: Ta
 
 fn transfer_row(scenario: &str, measured: &Measurement, target: Target) -> [String; 8] {
     row(scenario, format!("{:.1} MB/s", measured.rate), measured, "—".to_owned(), target)
+}
+
+fn unmeasured_row(scenario: &str, why: &str) -> [String; 8] {
+    let dash = || "—".to_owned();
+    [scenario.to_owned(), format!("not measured: {why}"), dash(), dash(), dash(), dash(), dash(), dash()]
 }
 
 fn size_row(scenario: &str, size: u64, target: Target) -> [String; 8] {

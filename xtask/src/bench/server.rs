@@ -22,9 +22,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `component` with `wasmtime`, keeping its data in a new temporary directory.
-    pub fn start(wasmtime: &Path, component: &Path) -> Result<Server> {
-        let data = tempfile::tempdir().context("creating a data directory")?;
+    /// Serves `component` with `wasmtime`, keeping its data in a new temporary directory, made
+    /// in `parent` if given.
+    pub fn start(wasmtime: &Path, component: &Path, parent: Option<&Path>) -> Result<Server> {
+        let data = match parent {
+            Some(parent) => tempfile::tempdir_in(parent),
+            None => tempfile::tempdir(),
+        }
+        .context("creating a data directory")?;
         let mut child = tools::serve_command(wasmtime, component, "127.0.0.1:0", data.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
