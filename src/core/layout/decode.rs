@@ -11,6 +11,7 @@ use crate::core::json::{DEPTH_MAX_LIMIT, nesting};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::de::SliceRead;
+use serde_json::value::RawValue;
 use std::fmt;
 use std::rc::Rc;
 
@@ -37,6 +38,32 @@ pub enum Found {
 /// Looks `lookup` up on the page whose JSON (without its tag) is `json`.
 pub fn look_up(json: &[u8], lookup: Lookup<'_>) -> Result<Found, String> {
     record(json, |deserializer| PageSeed(lookup).deserialize(deserializer))
+}
+
+/// Decodes a page's JSON (without its tag), keeping inline values and member names as the
+/// JSON text they are in the record.
+pub fn raw_page(json: &[u8]) -> Result<RawPage<'_>, String> {
+    record(json, |deserializer| RawPage::deserialize(deserializer))
+}
+
+/// A page whose inline values and member names are left as JSON text, for copying out.
+#[derive(Debug)]
+pub enum RawPage<'a> {
+    /// Members: each name (a JSON string) and child.
+    Members(Vec<(&'a RawValue, RawChild<'a>)>),
+    /// Elements.
+    Elements(Vec<RawChild<'a>>),
+    /// The pages below.
+    Index(Vec<PageRef>),
+}
+
+/// A child whose inline value is left as JSON text.
+#[derive(Debug)]
+pub enum RawChild<'a> {
+    /// The value's JSON.
+    Inline(&'a RawValue),
+    /// A node of its own.
+    Node(NodeRef),
 }
 
 /// Decodes a page's JSON (without its tag).
@@ -165,6 +192,51 @@ impl<'de> Deserialize<'de> for Page {
             Ok(page)
         });
         deserializer.deserialize_map(PageVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawPage<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RawPageVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RawPageVisitor<'a> {
+            type Value = RawPage<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a page: {\"members\" | \"elements\" | \"index\": [...]}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPage<'a>, A::Error> {
+                let page = match map.next_key::<Field>()? {
+                    Some(Field::Members) => RawPage::Members(map.next_value()?),
+                    Some(Field::Elements) => RawPage::Elements(map.next_value()?),
+                    Some(Field::Index) => RawPage::Index(map.next_value()?),
+                    _ => return Err(de::Error::custom("a page holds one list of members, elements or pages")),
+                };
+                only_one(&mut map, "a page holds one list")?;
+                Ok(page)
+            }
+        }
+        deserializer.deserialize_map(RawPageVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawChild<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RawChildVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RawChildVisitor<'a> {
+            type Value = RawChild<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a child: {\"v\": value} or {\"n\": node}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawChild<'a>, A::Error> {
+                let child = match map.next_key::<Field>()? {
+                    Some(Field::V) => RawChild::Inline(map.next_value()?),
+                    Some(Field::N) => RawChild::Node(map.next_value()?),
+                    _ => return Err(de::Error::custom("a child is {\"v\": value} or {\"n\": node}")),
+                };
+                only_one(&mut map, "a child has one member")?;
+                Ok(child)
+            }
+        }
+        deserializer.deserialize_map(RawChildVisitor(std::marker::PhantomData))
     }
 }
 

@@ -7,7 +7,7 @@
 //! one that became empty, so it costs the tree's height times a page, whatever the collection's
 //! size.
 
-use super::decode::{Found, Lookup};
+use super::decode::{self, Found, Lookup, RawChild, RawPage};
 use super::node::{self, Child, Kind, NodeRef, Page, PageAt, PageRef, TAG_SCALAR};
 use super::{Error, Tree, WRITTEN_CACHE_BYTES};
 use crate::store::Store;
@@ -284,35 +284,68 @@ impl<S: Store> Tree<'_, S> {
         }
     }
 
+    /// Writes the items of a page, after an item if `first` is false. A stored page's inline
+    /// values and member names are copied from the record as they are: records are compact
+    /// JSON, written by the same serializer, so the bytes are the ones serializing would give.
     fn write_page_json(&self, at: &PageAt, first: &mut bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let page = match at {
-            PageAt::Embedded(page) => Rc::clone(page),
-            PageAt::Key(key) => Rc::new(self.read_page_uncached(key).map_err(std::io::Error::other)?),
-        };
         let mut separate = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
             if !std::mem::take(first) {
                 out.write_all(b",")?;
             }
             Ok(())
         };
-        match &*page {
-            Page::Members(members) => {
+        let key = match at {
+            PageAt::Key(key) => key,
+            PageAt::Embedded(page) => {
+                match &**page {
+                    Page::Members(members) => {
+                        for (name, child) in members {
+                            separate(out)?;
+                            serde_json::to_writer(&mut *out, name).map_err(std::io::Error::other)?;
+                            out.write_all(b":")?;
+                            self.write_json(child, out)?;
+                        }
+                    }
+                    Page::Elements(elements) => {
+                        for child in elements {
+                            separate(out)?;
+                            self.write_json(child, out)?;
+                        }
+                    }
+                    Page::Index(pages) => {
+                        for page in pages {
+                            self.write_page_json(&PageAt::Key(page.key.clone()), first, out)?;
+                        }
+                    }
+                }
+                return Ok(());
+            }
+        };
+        let bytes = self.page_record(key).map_err(std::io::Error::other)?;
+        let page = decode::raw_page(&bytes[1..])
+            .map_err(|error| std::io::Error::other(Error::Corrupt(format!("page {key} is not valid: {error}"))))?;
+        let write_child = |child: RawChild<'_>, out: &mut dyn std::io::Write| match child {
+            RawChild::Inline(json) => out.write_all(json.get().as_bytes()),
+            RawChild::Node(node) => self.write_json(&Child::Node(node), out),
+        };
+        match page {
+            RawPage::Members(members) => {
                 for (name, child) in members {
                     separate(out)?;
-                    serde_json::to_writer(&mut *out, name).map_err(std::io::Error::other)?;
+                    out.write_all(name.get().as_bytes())?;
                     out.write_all(b":")?;
-                    self.write_json(child, out)?;
+                    write_child(child, out)?;
                 }
             }
-            Page::Elements(elements) => {
+            RawPage::Elements(elements) => {
                 for child in elements {
                     separate(out)?;
-                    self.write_json(child, out)?;
+                    write_child(child, out)?;
                 }
             }
-            Page::Index(pages) => {
+            RawPage::Index(pages) => {
                 for page in pages {
-                    self.write_page_json(&PageAt::Key(page.key.clone()), first, out)?;
+                    self.write_page_json(&PageAt::Key(page.key), first, out)?;
                 }
             }
         }

@@ -444,15 +444,20 @@ impl<'s, S: Store> Tree<'s, S> {
 
     /// Reads a page from the store, without caching it.
     fn read_page_uncached(&self, key: &str) -> Result<Page, Error> {
+        let bytes = self.page_record(key)?;
+        Page::decode(&bytes[1..]).map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}")))
+    }
+
+    /// Reads the record of page `key` (its tag, then its JSON), taking it from the bytes kept
+    /// by a lookup if there are any.
+    fn page_record(&self, key: &str) -> Result<Vec<u8>, Error> {
         let looked_up = self.raw.borrow_mut().remove(key);
         let bytes = match looked_up {
             Some(bytes) => Rc::unwrap_or_clone(bytes),
             None => self.read_record(key)?,
         };
-        match bytes.split_first() {
-            Some((&TAG_PAGE, json)) => {
-                Page::decode(json).map_err(|error| Error::Corrupt(format!("page {key} is not valid: {error}")))
-            }
+        match bytes.first() {
+            Some(&TAG_PAGE) => Ok(bytes),
             _ => Err(Error::Corrupt(format!("record {key} is not a page"))),
         }
     }

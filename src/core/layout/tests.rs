@@ -332,3 +332,54 @@ fn root_records_round_trip() {
         assert!(matches!(decode_root(Some(bad)), Err(Error::Corrupt(_))), "{}", String::from_utf8_lossy(bad));
     }
 }
+
+/// The JSON a stored value streams out as, page by page, with inline values copied from the
+/// records as they are. The value is stored from its text (as a big PUT is) when `as_text`.
+fn streamed(config: LayoutConfig, value: &Value, as_text: bool) -> Vec<u8> {
+    let store = MemoryStore::new();
+    let payload = if as_text {
+        Payload::Json(std::rc::Rc::new(serde_json::to_vec_pretty(value).unwrap()))
+    } else {
+        Payload::Value(value.clone())
+    };
+    write(&store, config, |tree| {
+        tree.put_payload(&ptr(""), payload).unwrap();
+    });
+    let tree = Tree::read(&store, config).unwrap();
+    let mut out = Vec::new();
+    match tree.read_at(&ptr("")).unwrap().unwrap().0 {
+        Reading::Node(node) => tree.write_json(&node, &mut out).unwrap(),
+        Reading::Json(json) => out = json,
+    }
+    out
+}
+
+#[test]
+fn streamed_json_is_the_serialized_value_byte_for_byte() {
+    let text = json!({
+        "escapes \"\\\t\u{1}": ["é", "\u{2028}", "tab\there", "\u{10FFFF}"],
+        "numbers": [0, -1, 1.5, 1e300, -2.5e-300, 0.1, 18446744073709551615_u64, -9223372036854775808_i64],
+        "nested": {"b": [true, false, null], "a": {"deep": [[[{"x": "y"}]]]}},
+    });
+    let items = Value::Array(
+        (0..200).map(|i| json!({"id": i, "name": format!("item \"{i}\""), "f": i as f64 / 7.0})).collect(),
+    );
+    for value in [text, items, big_document(30)] {
+        for config in [layout(8, 40, 100, 1000), layout(48, 64, 256, 1000), LayoutConfig::default()] {
+            for as_text in [false, true] {
+                assert_eq!(streamed(config, &value, as_text), serde_json::to_vec(&value).unwrap(), "{value}");
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn streamed_json_matches_serializing_for_any_value(value in arb_json()) {
+        for config in [layout(8, 30, 100, 1000), layout(40, 48, 200, 1000)] {
+            for as_text in [false, true] {
+                proptest::prop_assert_eq!(streamed(config, &value, as_text), serde_json::to_vec(&value).unwrap());
+            }
+        }
+    }
+}
