@@ -4,8 +4,13 @@
 //! hostile body is rejected in linear time, and input known to be shallow enough is parsed
 //! without `serde_json`'s own recursion limit (which stops at 127 levels).
 
+use crate::core::{Pointer, Token};
+use jsonptr::index::Index;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use serde_json::de::SliceRead;
+use serde_json::de::{SliceRead, StrRead};
+use serde_json::value::RawValue;
+use std::fmt;
 
 /// The deepest nesting a document may have.
 pub const DEPTH_MAX_LIMIT: usize = 128;
@@ -99,6 +104,105 @@ fn syntax_message(error: &serde_json::Error) -> String {
     match message.rfind(" at line ") {
         Some(end) => message[..end].to_owned(),
         None => message,
+    }
+}
+
+/// The JSON text of the value at `pointer` in the JSON text `json`, with the semantics of
+/// [`crate::core::document::get`], found without parsing what is not on the way: each step
+/// skips the other members or elements. `json` must have a [`nesting`] known to be bounded.
+pub fn find<'a>(json: &'a RawValue, pointer: &Pointer) -> Result<Option<&'a RawValue>, serde_json::Error> {
+    let mut at = json;
+    for token in pointer.tokens() {
+        let text = at.get();
+        let mut deserializer = serde_json::Deserializer::new(StrRead::new(text));
+        deserializer.disable_recursion_limit();
+        let next = match text.as_bytes().first() {
+            Some(b'{') => Step { token: &token }.deserialize(&mut deserializer)?,
+            Some(b'[') => match token.to_index() {
+                Ok(Index::Num(_)) => Step { token: &token }.deserialize(&mut deserializer)?,
+                _ => None,
+            },
+            _ => None,
+        };
+        match next {
+            Some(next) => at = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(at))
+}
+
+/// One step of [`find`]: the member or element named by `token` in an object or array.
+struct Step<'t, 'p> {
+    token: &'t Token<'p>,
+}
+
+impl<'de> DeserializeSeed<'de> for Step<'_, '_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Step<'_, '_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object or an array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let name = self.token.decoded();
+        let mut found = None;
+        while let Some(matches) = map.next_key_seed(NameIs(&name))? {
+            if found.is_none() && matches {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Ok(Index::Num(index)) = self.token.to_index() else { return Ok(None) };
+        let mut found = None;
+        let mut at = 0;
+        loop {
+            if at == index {
+                match seq.next_element::<&'de RawValue>()? {
+                    Some(value) => found = Some(value),
+                    None => return Ok(None),
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(found);
+            }
+            at += 1;
+        }
+    }
+}
+
+/// Whether a string is the one sought, compared without copying it when it has no escapes.
+pub struct NameIs<'a>(pub &'a str);
+
+impl<'de> DeserializeSeed<'de> for NameIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
+        Ok(name == self.0)
     }
 }
 

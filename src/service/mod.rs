@@ -17,7 +17,7 @@ pub use config::{Config, VARIABLES};
 pub use op::Op;
 pub use problem::Problem;
 
-use crate::core::layout::{Garbage, Payload, Reading, Tree};
+use crate::core::layout::{Found, Garbage, Payload, Tree};
 use crate::store::Store;
 use conditions::Conditions;
 use transact::transact;
@@ -155,21 +155,17 @@ fn run<'s, S: Store>(
     match op {
         Op::Options => Ok((respond::options(), None, Garbage::default())),
         Op::Get(pointer) => {
-            let (tree, reading) = read(host, || {
-                let tree = Tree::read(store, config.layout)?;
-                let reading = tree.read_at(&pointer)?;
-                Ok((tree, reading))
-            })?;
-            let (reading, tag) = reading.ok_or_else(|| Problem::not_found(&pointer))?;
+            let found = read(host, || Ok(Tree::find_now(store, config.layout, &pointer)?))?;
+            let (found, tag) = found.ok_or_else(|| Problem::not_found(&pointer))?;
             if let Some(response) = conditions.check_read(&pointer, &tag)? {
                 return Ok((response, None, Garbage::default()));
             }
-            match reading {
-                Reading::Node(node) => {
+            match found {
+                Found::Json(body) => Ok((respond::json(200, body, Some(tag)), None, Garbage::default())),
+                Found::Stream(tree, node) => {
                     let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
                     Ok((respond::json(200, Vec::new(), Some(tag)), Some(stream), Garbage::default()))
                 }
-                Reading::Json(body) => Ok((respond::json(200, body, Some(tag)), None, Garbage::default())),
             }
         }
         write => {
@@ -186,13 +182,12 @@ fn run<'s, S: Store>(
             // A big value written from its text is sent back from the store, a page at a time.
             let location = response.header("content-location").map(crate::core::path::parse);
             let Some(Ok(location)) = location else { return Ok((response, None, garbage)) };
-            let tree = Tree::read(store, config.layout)?;
-            match tree.read_at(&location)? {
-                Some((Reading::Node(node), _)) => {
+            match Tree::find_now(store, config.layout, &location)? {
+                Some((Found::Stream(tree, node), _)) => {
                     let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
                     Ok((response, Some(stream), garbage))
                 }
-                Some((Reading::Json(json), _)) => {
+                Some((Found::Json(json), _)) => {
                     response.body = json;
                     Ok((response, None, garbage))
                 }

@@ -7,7 +7,7 @@
 
 use super::node::{Child, Kind, NodeRef, Page, PageRef};
 use super::{Lease, RootRecord};
-use crate::core::json::{DEPTH_MAX_LIMIT, nesting};
+use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, nesting};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::de::SliceRead;
@@ -74,6 +74,84 @@ pub fn page(json: &[u8]) -> Result<Page, String> {
 /// Parses the JSON of a record (without its tag) as a `Value`.
 pub fn value(json: &[u8]) -> Result<Value, String> {
     record(json, |deserializer| Value::deserialize(deserializer))
+}
+
+/// What a root record holds, read without decoding a node reference.
+#[derive(Debug)]
+pub enum RawRoot<'a> {
+    /// No document.
+    Empty,
+    /// The document, inline: its JSON text.
+    Inline(&'a RawValue),
+    /// A node: the document is in pages.
+    Node,
+}
+
+/// Reads what the root record (its JSON, without the tag) holds; see [`RawRoot`].
+pub(super) fn raw_root(json: &[u8]) -> Result<RawRoot<'_>, String> {
+    record(json, |deserializer| deserializer.deserialize_map(RawRootRecord))
+}
+
+/// A root record, for [`raw_root`]: only its `root` is read.
+struct RawRootRecord;
+
+impl<'de> Visitor<'de> for RawRootRecord {
+    type Value = RawRoot<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a root record")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRoot<'de>, A::Error> {
+        let mut root = None;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Root => root = Some(map.next_value_seed(RawRootSeed)?),
+                _ => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        root.ok_or_else(|| de::Error::missing_field("root"))
+    }
+}
+
+/// The `root` of a root record, for [`raw_root`]: `null`, `{"v": value}` or `{"n": node}`.
+struct RawRootSeed;
+
+impl<'de> DeserializeSeed<'de> for RawRootSeed {
+    type Value = RawRoot<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawRoot<'de>, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RawRootSeed {
+    type Value = RawRoot<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("null or a child")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<RawRoot<'de>, E> {
+        Ok(RawRoot::Empty)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawRoot<'de>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRoot<'de>, A::Error> {
+        let root = match map.next_key::<Field>()? {
+            Some(Field::V) => RawRoot::Inline(map.next_value()?),
+            Some(Field::N) => {
+                map.next_value::<IgnoredAny>()?;
+                RawRoot::Node
+            }
+            _ => return Err(de::Error::custom("a child is {\"v\": value} or {\"n\": node}")),
+        };
+        only_one(&mut map, "a child has one member")?;
+        Ok(root)
+    }
 }
 
 /// Decodes the root record's JSON (without its tag).
@@ -468,29 +546,6 @@ impl<'de> Visitor<'de> for MemberSeed<'_> {
             return Err(de::Error::invalid_length(3, &self));
         }
         Ok(child)
-    }
-}
-
-/// Whether a string is the one sought, compared without copying it when it has no escapes.
-struct NameIs<'a>(&'a str);
-
-impl<'de> DeserializeSeed<'de> for NameIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for NameIs<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
-        Ok(name == self.0)
     }
 }
 

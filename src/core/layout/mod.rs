@@ -20,6 +20,7 @@ mod stream;
 
 pub use ops::{OpError, Payload, Reading};
 
+use crate::core::{Pointer, etag};
 use crate::store::{Store, StoreError, Swap};
 use node::{Child, Kind, Page, PageAt, TAG_PAGE, TAG_PARTS, TAG_SCALAR};
 use std::cell::{Cell, RefCell};
@@ -131,6 +132,15 @@ pub struct Lease {
     pub until_millis: u64,
 }
 
+/// What [`Tree::find_now`] found: the JSON text of a value, or a stored collection (or big
+/// scalar) to stream from its tree with [`Tree::write_json`].
+pub enum Found<'s, S: Store> {
+    /// The value's JSON.
+    Json(Vec<u8>),
+    /// The tree, and the child to stream from it.
+    Stream(Box<Tree<'s, S>>, Child),
+}
+
 /// The root record: the generation of the last commit, the sessions of the last
 /// [`COMMITS_KEPT`] commits (oldest first), the write lease, if any, and the document's root.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,6 +208,37 @@ pub struct Tree<'s, S: Store> {
 }
 
 impl<'s, S: Store> Tree<'s, S> {
+    /// What is at `pointer` in the document as the store holds it now, and its strong ETag
+    /// (see [`Tree::read_at`]). A document small enough to be inline in the root record is not
+    /// parsed: the value is found in the record's JSON text, skipping the rest.
+    pub fn find_now(
+        store: &'s S,
+        config: LayoutConfig,
+        pointer: &Pointer,
+    ) -> Result<Option<(Found<'s, S>, String)>, Error> {
+        let bytes = store.get(ROOT_KEY)?;
+        if let Some(json) = root_json(bytes.as_deref())? {
+            match decode::raw_root(json).map_err(invalid_root)? {
+                decode::RawRoot::Empty => return Ok(None),
+                decode::RawRoot::Inline(document) => {
+                    let found = crate::core::json::find(document, pointer).map_err(invalid_root)?;
+                    return Ok(found.map(|value| {
+                        let json = value.get().as_bytes().to_vec();
+                        let tag = etag::of(&json);
+                        (Found::Json(json), tag)
+                    }));
+                }
+                decode::RawRoot::Node => {}
+            }
+        }
+        let tree = Tree::new(store, config, decode_root(bytes.as_deref())?, 0);
+        Ok(match tree.read_at(pointer)? {
+            None => None,
+            Some((Reading::Json(json), tag)) => Some((Found::Json(json), tag)),
+            Some((Reading::Node(node), tag)) => Some((Found::Stream(Box::new(tree), node), tag)),
+        })
+    }
+
     /// The document as the store holds it now, for reading.
     pub fn read(store: &'s S, config: LayoutConfig) -> Result<Self, Error> {
         let record = decode_root(store.get(ROOT_KEY)?.as_deref())?;
@@ -570,13 +611,23 @@ impl Garbage {
 }
 
 fn decode_root(bytes: Option<&[u8]>) -> Result<RootRecord, Error> {
+    match root_json(bytes)? {
+        None => Ok(RootRecord::empty()),
+        Some(json) => RootRecord::decode(json).map_err(invalid_root),
+    }
+}
+
+/// The JSON of a root record (without its tag), if there is one.
+fn root_json(bytes: Option<&[u8]>) -> Result<Option<&[u8]>, Error> {
     match bytes {
-        None | Some([]) => Ok(RootRecord::empty()),
-        Some([FORMAT | FORMAT_2, json @ ..]) => {
-            RootRecord::decode(json).map_err(|error| Error::Corrupt(format!("the root record is not valid: {error}")))
-        }
+        None | Some([]) => Ok(None),
+        Some([FORMAT | FORMAT_2, json @ ..]) => Ok(Some(json)),
         Some([tag, ..]) => Err(Error::Corrupt(format!("the root record has unknown format {tag:#04x}"))),
     }
+}
+
+fn invalid_root(error: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("the root record is not valid: {error}"))
 }
 
 #[cfg(test)]

@@ -383,3 +383,87 @@ proptest::proptest! {
         }
     }
 }
+
+/// What `Tree::find_now` answers, and what reading the whole tree answers, as JSON and tag.
+fn found_both_ways(store: &MemoryStore, config: LayoutConfig, pointer: &Pointer) -> [Option<(Vec<u8>, String)>; 2] {
+    let tree = Tree::read(store, config).unwrap();
+    let read = tree.read_at(pointer).unwrap().map(|(reading, tag)| match reading {
+        Reading::Json(json) => (json, tag),
+        Reading::Node(node) => {
+            let mut out = Vec::new();
+            tree.write_json(&node, &mut out).unwrap();
+            (out, tag)
+        }
+    });
+    let found = Tree::find_now(store, config, pointer).unwrap().map(|(found, tag)| match found {
+        Found::Json(json) => (json, tag),
+        Found::Stream(tree, node) => {
+            let mut out = Vec::new();
+            tree.write_json(&node, &mut out).unwrap();
+            (out, tag)
+        }
+    });
+    [found, read]
+}
+
+#[test]
+fn finding_in_the_root_records_text_is_reading_the_tree() {
+    let value = json!({"a/b": 1, "m~n": [2, {"x": null}], "é": "three", "": {"": 4}, "list": [0, 1, 2, 3]});
+    let pointers = [
+        "",
+        "/a~1b",
+        "/m~0n",
+        "/m~0n/1/x",
+        "/é",
+        "/",
+        "//",
+        "/list/3",
+        "/list/03",
+        "/list/-",
+        "/list/4",
+        "/a~1b/0",
+        "/zz",
+    ];
+    for config in [LayoutConfig::default(), layout(8, 30, 100, 1000)] {
+        let store = MemoryStore::new();
+        assert_eq!(found_both_ways(&store, config, &ptr("/a")), [None, None]);
+        write(&store, config, |tree| {
+            tree.put(&ptr(""), value.clone()).unwrap();
+        });
+        for pointer in pointers {
+            let [found, read] = found_both_ways(&store, config, &ptr(pointer));
+            assert_eq!(found, read, "{pointer}");
+            let expected = crate::core::document::get(Some(&value), &ptr(pointer));
+            assert_eq!(
+                found.map(|(json, _)| json),
+                expected.map(|value| serde_json::to_vec(value).unwrap()),
+                "{pointer}"
+            );
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn finding_in_the_root_records_text_matches_reading_the_tree(
+        value in arb_json(),
+        tokens in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("a"), proptest::strategy::Just("b"), proptest::strategy::Just("ab"),
+                proptest::strategy::Just("0"), proptest::strategy::Just("1"), proptest::strategy::Just("01"),
+                proptest::strategy::Just("-"), proptest::strategy::Just(""),
+            ],
+            0..4,
+        ),
+    ) {
+        let pointer = PointerBuf::from_tokens(tokens);
+        for config in [LayoutConfig::default(), layout(8, 30, 100, 1000)] {
+            let store = MemoryStore::new();
+            write(&store, config, |tree| {
+                tree.put(&ptr(""), value.clone()).unwrap();
+            });
+            let [found, read] = found_both_ways(&store, config, &pointer);
+            proptest::prop_assert_eq!(found, read);
+        }
+    }
+}
