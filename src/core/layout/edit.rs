@@ -44,6 +44,37 @@ impl<S: Store> Tree<'_, S> {
         Ok(self.chunk_sized(value)?.0)
     }
 
+    /// Stores `value` as the whole document: inline in the root record when it fits
+    /// [`Tree::root_inline_max`], so that a small document is one record.
+    pub(super) fn chunk_root(&self, value: Value) -> Result<Child, Error> {
+        if node::json_fits(&value, self.root_inline_max()) {
+            return Ok(Child::Inline(value));
+        }
+        self.chunk(value)
+    }
+
+    /// How long the JSON of a document kept inline in the root record may be: one page
+    /// ([`LayoutConfig::page_bytes_target`](super::LayoutConfig)), and never less than any
+    /// other inline value.
+    pub(super) fn root_inline_max(&self) -> usize {
+        self.config.page_bytes_target.max(self.config.inline_bytes_max)
+    }
+
+    /// `root` as the document's root: a collection whose JSON fits [`Tree::root_inline_max`]
+    /// (it shrank) is inlined, and its records retired.
+    pub(super) fn settle_root(&self, root: Child) -> Result<Child, Error> {
+        let Child::Node(node) = &root else { return Ok(root) };
+        if node.kind == Kind::Scalar {
+            return Ok(root);
+        }
+        let value = match self.small_inline_within(&*self.page_at(&node.top())?, self.root_inline_max()) {
+            Some(value) => value,
+            None => return Ok(root),
+        };
+        self.retire_child(Some(root));
+        Ok(Child::Inline(value))
+    }
+
     /// [`Tree::chunk`], also returning the JSON length when the child is inline.
     fn chunk_sized(&self, value: Value) -> Result<(Child, Option<usize>), Error> {
         let inline_max = self.config.inline_bytes_max;
@@ -167,6 +198,11 @@ impl<S: Store> Tree<'_, S> {
 
     /// The value of a bottom page whose members are all inline and small enough together.
     fn small_inline(&self, page: &Page) -> Option<Value> {
+        self.small_inline_within(page, self.config.inline_bytes_max)
+    }
+
+    /// The value of a bottom page whose members are all inline, if its JSON is at most `max` long.
+    fn small_inline_within(&self, page: &Page, max: usize) -> Option<Value> {
         let value = match page {
             Page::Members(members) => Value::Object(
                 members
@@ -179,7 +215,7 @@ impl<S: Store> Tree<'_, S> {
             }
             Page::Index(_) => return None,
         };
-        (node::json_len(&value) <= self.config.inline_bytes_max).then_some(value)
+        node::json_fits(&value, max).then_some(value)
     }
 
     /// Writes the items of `page` as one or more pages of about the target size.

@@ -302,6 +302,24 @@ pub fn str_json_len(text: &str) -> usize {
     serde_json::to_string(text).map_or(0, |json| json.len())
 }
 
+/// Whether `value`'s compact JSON is at most `max` bytes long; stops counting past `max`.
+pub fn json_fits(value: &Value, max: usize) -> bool {
+    struct Counter(usize, usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            if self.0 > self.1 {
+                return Err(std::io::Error::other("too long"));
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(&mut Counter(0, max), value).is_ok()
+}
+
 /// The length of `value`'s compact JSON, without allocating it.
 pub fn json_len(value: &Value) -> usize {
     struct Counter(usize);

@@ -169,7 +169,16 @@ impl<S: Store> Tree<'_, S> {
         let Some((parent, last)) = pointer.split_back() else {
             let placed = if self.root.is_some() { Placed::Replaced } else { Placed::Created };
             self.retire_child(self.root.clone());
-            self.root = Some(self.chunk_payload(value)?);
+            // Text short enough for the root record whatever its spacing is parsed, so that the
+            // document is stored the same way from either form.
+            let value = match value {
+                Payload::Json(json) if json.len() > 4 * self.root_inline_max() => Payload::Json(json),
+                payload => Payload::Value(payload.into_value()?),
+            };
+            self.root = Some(match value {
+                Payload::Value(value) => self.chunk_root(value)?,
+                Payload::Json(json) => self.settle_root(self.chunk_json(&json)?)?,
+            });
             return Ok((placed, PointerBuf::new()));
         };
         let walk = self.walk(pointer, parent.count())?;
@@ -372,7 +381,7 @@ impl<S: Store> Tree<'_, S> {
         self.retire_child(walk.reached.clone());
         match doc {
             Some(value) => {
-                let child = self.chunk(value)?;
+                let child = if walk.steps.is_empty() { self.chunk_root(value)? } else { self.chunk(value)? };
                 self.replace_reached(walk, child)?;
             }
             None => self.remove_reached(walk)?,
@@ -395,7 +404,7 @@ impl<S: Store> Tree<'_, S> {
             };
             child = self.edit(&step.node, edit)?;
         }
-        self.root = Some(child);
+        self.root = Some(self.settle_root(child)?);
         Ok(())
     }
 

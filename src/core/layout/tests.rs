@@ -208,7 +208,8 @@ fn a_conflicting_commit_leaves_its_records_to_the_sweep() {
     });
     let keys = store.len();
     let (mut loser, watch) = Tree::watch(&store, config, 1).unwrap();
-    loser.put(&ptr("/b"), json!(["a", "b", "c", "d", "e", "f"])).unwrap();
+    // Too big for the root record (64 bytes here): it writes records of its own.
+    loser.put(&ptr("/b"), json!(["a value", "b value", "c value", "d value", "e value", "f value"])).unwrap();
     write(&store, config, |tree| {
         tree.put(&ptr("/c"), json!(1)).unwrap();
     });
@@ -466,4 +467,44 @@ proptest::proptest! {
             proptest::prop_assert_eq!(found, read);
         }
     }
+}
+
+/// A document whose JSON fits a page lives in the root record alone; one that grows past it
+/// moves to pages, and back when it shrinks; the streamed and parsed forms agree.
+#[test]
+fn a_document_that_fits_a_page_is_one_record() {
+    let config = layout(16, 200, 4096, 1000);
+    let store = MemoryStore::new();
+    let records = |store: &MemoryStore| store.keys().unwrap().iter().filter(|key| key.starts_with(NODE_PREFIX)).count();
+    let small = json!({"list": [1, 2, 3], "name": "short", "more": "a name longer than the 16-byte inline limit"});
+    write(&store, config, |tree| {
+        tree.put(&ptr(""), small.clone()).unwrap();
+    });
+    assert_eq!(records(&store), 0);
+    write(&store, config, |tree| {
+        tree.put(&ptr("/list/-"), json!(4)).unwrap();
+    });
+    assert_eq!(records(&store), 0, "a leaf write rewrites the root record only");
+    write(&store, config, |tree| {
+        tree.put(&ptr("/big"), json!((0..80).collect::<Vec<_>>())).unwrap();
+    });
+    assert!(records(&store) > 0, "a document past a page is stored in pages");
+    // Its top page now holds a value stored apart (`more`), so it stays in pages as it shrinks.
+    write(&store, config, |tree| {
+        tree.delete(&ptr("/big")).unwrap();
+    });
+    assert!(records(&store) > 0);
+    write(&store, config, |tree| {
+        tree.put(&ptr("/more"), json!(5)).unwrap();
+    });
+    assert_eq!(records(&store), 0, "a document that shrank, all inline, is back in the root record");
+    assert_eq!(read(&store, config, ""), Some(json!({"list": [1, 2, 3, 4], "name": "short", "more": 5})));
+    // Spacing does not decide where a document is stored.
+    let spaced = Value::Array((0..16).map(|i| json!({"a": i})).collect());
+    let pretty = serde_json::to_vec_pretty(&spaced).unwrap();
+    assert!(pretty.len() > 200 && serde_json::to_vec(&spaced).unwrap().len() <= 200);
+    write(&store, config, |tree| {
+        tree.put_payload(&ptr(""), Payload::Json(std::rc::Rc::new(pretty))).unwrap();
+    });
+    assert_eq!(records(&store), 0);
 }
