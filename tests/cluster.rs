@@ -69,13 +69,15 @@ fn two_nodes_share_one_document_that_outlives_the_server() {
 
 #[test]
 fn a_node_whose_server_is_down_answers_503() {
+    // On 127.0.0.2, where no test server listens (they all bind 127.0.0.1): a port found free
+    // on 127.0.0.1 could be taken there by a server that another test starts meanwhile.
     let port = free_port();
-    let node = node(&format!("redis://127.0.0.1:{port}"));
+    let node = node(&format!("redis://127.0.0.2:{port}"));
     for reply in [node.get("/"), node.put("/a", "1")] {
         let problem = reply.problem(503);
         assert_eq!(problem["type"], "urn:jsonstore:problem:store-unavailable");
         let detail = problem["detail"].as_str().unwrap();
-        assert!(detail.contains(&format!("cannot connect to the Redis server at 127.0.0.1:{port}")), "{detail}");
+        assert!(detail.contains(&format!("cannot connect to the Redis server at 127.0.0.2:{port}")), "{detail}");
         assert!(reply.header("retry-after").is_some());
     }
     assert!(!node.log().contains("panicked"), "{}", node.log());

@@ -226,4 +226,17 @@ mod tests {
         assert!(parse(deep(DEPTH_MAX_LIMIT).as_bytes(), DEPTH_MAX_LIMIT).is_ok(), "past serde_json's own limit");
         assert!(validate(deep(DEPTH_MAX_LIMIT).as_bytes(), DEPTH_MAX_LIMIT).is_ok());
     }
+
+    proptest::proptest! {
+        /// Every finite float parses back to itself (`serde_json`'s default parser can be a
+        /// unit off; the `float_roundtrip` feature makes it exact).
+        #[test]
+        fn floats_parse_exactly(bits in proptest::prelude::any::<u64>()) {
+            let float = f64::from_bits(bits);
+            proptest::prop_assume!(float.is_finite());
+            let text = serde_json::to_string(&float).unwrap();
+            let parsed = parse(text.as_bytes(), DEPTH_MAX_LIMIT).unwrap();
+            proptest::prop_assert_eq!(parsed.as_f64().map(f64::to_bits), Some(bits), "{}", text);
+        }
+    }
 }
