@@ -76,82 +76,9 @@ pub fn value(json: &[u8]) -> Result<Value, String> {
     record(json, |deserializer| Value::deserialize(deserializer))
 }
 
-/// What a root record holds, read without decoding a node reference.
-#[derive(Debug)]
-pub enum RawRoot<'a> {
-    /// No document.
-    Empty,
-    /// The document, inline: its JSON text.
-    Inline(&'a RawValue),
-    /// A node: the document is in pages.
-    Node,
-}
-
-/// Reads what the root record (its JSON, without the tag) holds; see [`RawRoot`].
-pub(super) fn raw_root(json: &[u8]) -> Result<RawRoot<'_>, String> {
-    record(json, |deserializer| deserializer.deserialize_map(RawRootRecord))
-}
-
-/// A root record, for [`raw_root`]: only its `root` is read.
-struct RawRootRecord;
-
-impl<'de> Visitor<'de> for RawRootRecord {
-    type Value = RawRoot<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a root record")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRoot<'de>, A::Error> {
-        let mut root = None;
-        while let Some(field) = map.next_key::<Field>()? {
-            match field {
-                Field::Root => root = Some(map.next_value_seed(RawRootSeed)?),
-                _ => drop(map.next_value::<IgnoredAny>()?),
-            }
-        }
-        root.ok_or_else(|| de::Error::missing_field("root"))
-    }
-}
-
-/// The `root` of a root record, for [`raw_root`]: `null`, `{"v": value}` or `{"n": node}`.
-struct RawRootSeed;
-
-impl<'de> DeserializeSeed<'de> for RawRootSeed {
-    type Value = RawRoot<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawRoot<'de>, D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RawRootSeed {
-    type Value = RawRoot<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("null or a child")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<RawRoot<'de>, E> {
-        Ok(RawRoot::Empty)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawRoot<'de>, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRoot<'de>, A::Error> {
-        let root = match map.next_key::<Field>()? {
-            Some(Field::V) => RawRoot::Inline(map.next_value()?),
-            Some(Field::N) => {
-                map.next_value::<IgnoredAny>()?;
-                RawRoot::Node
-            }
-            _ => return Err(de::Error::custom("a child is {\"v\": value} or {\"n\": node}")),
-        };
-        only_one(&mut map, "a child has one member")?;
-        Ok(root)
-    }
+/// Decodes the root record's JSON (without its tag), leaving an inline document as JSON text.
+pub(super) fn raw_root_record(json: &[u8]) -> Result<RootRecord<RawChild<'_>>, String> {
+    record(json, |deserializer| RootRecord::deserialize(deserializer))
 }
 
 /// Decodes the root record's JSON (without its tag).
@@ -391,29 +318,36 @@ impl<'de> Deserialize<'de> for PageRef {
     }
 }
 
-impl<'de> Deserialize<'de> for RootRecord {
+impl<'de, R: Deserialize<'de>> Deserialize<'de> for RootRecord<R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        object_visitor!(RootVisitor, RootRecord, "a root record", |map| {
-            let mut record = RootRecord::empty();
-            let mut generation = None;
-            while let Some(field) = map.next_key::<Field>()? {
-                match field {
-                    Field::Generation => generation = Some(map.next_value::<u64>()?),
-                    Field::Commits => {
-                        record.commits = map.next_value::<Vec<Hex>>()?.into_iter().map(|Hex(n)| n).collect()
-                    }
-                    Field::Lease => {
-                        let (Hex(holder), until_millis) = map.next_value::<(Hex, u64)>()?;
-                        record.lease = Some(Lease { holder, until_millis });
-                    }
-                    Field::Root => record.root = map.next_value::<Option<Child>>()?,
-                    _ => drop(map.next_value::<IgnoredAny>()?),
-                }
+        struct RootVisitor<R>(std::marker::PhantomData<R>);
+        impl<'de, R: Deserialize<'de>> Visitor<'de> for RootVisitor<R> {
+            type Value = RootRecord<R>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a root record")
             }
-            record.generation = generation.ok_or_else(|| de::Error::missing_field("generation"))?;
-            Ok(record)
-        });
-        deserializer.deserialize_map(RootVisitor)
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RootRecord<R>, A::Error> {
+                let mut record = RootRecord { generation: 0, commits: Vec::new(), lease: None, root: None };
+                let mut generation = None;
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::Generation => generation = Some(map.next_value::<u64>()?),
+                        Field::Commits => {
+                            record.commits = map.next_value::<Vec<Hex>>()?.into_iter().map(|Hex(n)| n).collect()
+                        }
+                        Field::Lease => {
+                            let (Hex(holder), until_millis) = map.next_value::<(Hex, u64)>()?;
+                            record.lease = Some(Lease { holder, until_millis });
+                        }
+                        Field::Root => record.root = map.next_value::<Option<R>>()?,
+                        _ => drop(map.next_value::<IgnoredAny>()?),
+                    }
+                }
+                record.generation = generation.ok_or_else(|| de::Error::missing_field("generation"))?;
+                Ok(record)
+            }
+        }
+        deserializer.deserialize_map(RootVisitor(std::marker::PhantomData))
     }
 }
 

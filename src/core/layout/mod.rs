@@ -142,13 +142,14 @@ pub enum Found<'s, S: Store> {
 }
 
 /// The root record: the generation of the last commit, the sessions of the last
-/// [`COMMITS_KEPT`] commits (oldest first), the write lease, if any, and the document's root.
+/// [`COMMITS_KEPT`] commits (oldest first), the write lease, if any, and the document's root
+/// (decoded as an `R`: a [`Child`], or for reading a [`decode::RawChild`]).
 #[derive(Debug, Clone, PartialEq)]
-struct RootRecord {
+struct RootRecord<R = Child> {
     generation: u64,
     commits: Vec<u64>,
     lease: Option<Lease>,
-    root: Option<Child>,
+    root: Option<R>,
 }
 
 impl RootRecord {
@@ -217,21 +218,22 @@ impl<'s, S: Store> Tree<'s, S> {
         pointer: &Pointer,
     ) -> Result<Option<(Found<'s, S>, String)>, Error> {
         let bytes = store.get(ROOT_KEY)?;
-        if let Some(json) = root_json(bytes.as_deref())? {
-            match decode::raw_root(json).map_err(invalid_root)? {
-                decode::RawRoot::Empty => return Ok(None),
-                decode::RawRoot::Inline(document) => {
-                    let found = crate::core::json::find(document, pointer).map_err(invalid_root)?;
-                    return Ok(found.map(|value| {
-                        let json = value.get().as_bytes().to_vec();
-                        let tag = etag::of(&json);
-                        (Found::Json(json), tag)
-                    }));
-                }
-                decode::RawRoot::Node => {}
+        let Some(json) = root_json(bytes.as_deref())? else { return Ok(None) };
+        let record = decode::raw_root_record(json).map_err(invalid_root)?;
+        let root = match record.root {
+            None => return Ok(None),
+            Some(decode::RawChild::Inline(document)) => {
+                let found = crate::core::json::find(document, pointer).map_err(invalid_root)?;
+                return Ok(found.map(|value| {
+                    let json = value.get().as_bytes().to_vec();
+                    let tag = etag::of(&json);
+                    (Found::Json(json), tag)
+                }));
             }
-        }
-        let tree = Tree::new(store, config, decode_root(bytes.as_deref())?, 0);
+            Some(decode::RawChild::Node(node)) => Child::Node(node),
+        };
+        let RootRecord { generation, commits, lease, .. } = record;
+        let tree = Tree::new(store, config, RootRecord { generation, commits, lease, root: Some(root) }, 0);
         Ok(match tree.read_at(pointer)? {
             None => None,
             Some((Reading::Json(json), tag)) => Some((Found::Json(json), tag)),
