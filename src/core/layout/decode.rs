@@ -24,9 +24,9 @@ pub enum Lookup<'a> {
     Member(&'a str),
 }
 
-/// What [`look_up`] found.
+/// What [`look_up`] found on a page.
 #[derive(Debug)]
-pub enum Found {
+pub enum OnPage {
     /// The child, if the page has it.
     Child(Option<Child>),
     /// The page is an index page: the pages below it.
@@ -36,7 +36,7 @@ pub enum Found {
 }
 
 /// Looks `lookup` up on the page whose JSON (without its tag) is `json`.
-pub fn look_up(json: &[u8], lookup: Lookup<'_>) -> Result<Found, String> {
+pub fn look_up(json: &[u8], lookup: Lookup<'_>) -> Result<OnPage, String> {
     record(json, |deserializer| PageSeed(lookup).deserialize(deserializer))
 }
 
@@ -382,28 +382,28 @@ fn only_one<'de, A: MapAccess<'de>>(map: &mut A, message: &'static str) -> Resul
 struct PageSeed<'a>(Lookup<'a>);
 
 impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
-    type Value = Found;
+    type Value = OnPage;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Found, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<OnPage, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for PageSeed<'_> {
-    type Value = Found;
+    type Value = OnPage;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a page")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnPage, A::Error> {
         let found = match (map.next_key::<Field>()?, self.0) {
-            (Some(Field::Index), _) => Found::Index(map.next_value()?),
-            (Some(Field::Elements), Lookup::Element(_)) => Found::Child(map.next_value_seed(ListSeed(self.0))?),
-            (Some(Field::Members), Lookup::Member(_)) => Found::Child(map.next_value_seed(ListSeed(self.0))?),
+            (Some(Field::Index), _) => OnPage::Index(map.next_value()?),
+            (Some(Field::Elements), Lookup::Element(_)) => OnPage::Child(map.next_value_seed(ListSeed(self.0))?),
+            (Some(Field::Members), Lookup::Member(_)) => OnPage::Child(map.next_value_seed(ListSeed(self.0))?),
             (Some(Field::Elements | Field::Members), _) => {
                 map.next_value::<IgnoredAny>()?;
-                Found::WrongKind
+                OnPage::WrongKind
             }
             _ => return Err(de::Error::custom("a page holds one list of members, elements or pages")),
         };
@@ -527,20 +527,20 @@ mod tests {
                     for name in ["a", "b\"\\é", "c", "", "d"] {
                         let expected =
                             members.iter().find(|(member, _)| member == name).map(|(_, child)| child.clone());
-                        let Ok(Found::Child(found)) = look_up(&bytes[1..], Lookup::Member(name)) else { panic!() };
+                        let Ok(OnPage::Child(found)) = look_up(&bytes[1..], Lookup::Member(name)) else { panic!() };
                         assert_eq!(found, expected, "{name}");
                     }
-                    assert!(matches!(look_up(&bytes[1..], Lookup::Element(0)), Ok(Found::WrongKind)));
+                    assert!(matches!(look_up(&bytes[1..], Lookup::Element(0)), Ok(OnPage::WrongKind)));
                 }
                 Page::Elements(elements) => {
                     for index in 0..5 {
-                        let Ok(Found::Child(found)) = look_up(&bytes[1..], Lookup::Element(index)) else { panic!() };
+                        let Ok(OnPage::Child(found)) = look_up(&bytes[1..], Lookup::Element(index)) else { panic!() };
                         assert_eq!(found.as_ref(), elements.get(index));
                     }
-                    assert!(matches!(look_up(&bytes[1..], Lookup::Member("a")), Ok(Found::WrongKind)));
+                    assert!(matches!(look_up(&bytes[1..], Lookup::Member("a")), Ok(OnPage::WrongKind)));
                 }
                 Page::Index(pages) => {
-                    let Ok(Found::Index(found)) = look_up(&bytes[1..], Lookup::Element(0)) else { panic!() };
+                    let Ok(OnPage::Index(found)) = look_up(&bytes[1..], Lookup::Element(0)) else { panic!() };
                     assert_eq!(&found, pages);
                 }
             }

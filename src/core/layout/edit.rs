@@ -7,7 +7,7 @@
 //! one that became empty, so it costs the tree's height times a page, whatever the collection's
 //! size.
 
-use super::decode::{self, Found, Lookup, RawChild, RawPage};
+use super::decode::{self, Lookup, OnPage, RawChild, RawPage};
 use super::node::{self, Child, Kind, NodeRef, Page, PageAt, PageRef, TAG_SCALAR};
 use super::{Error, Tree, WRITTEN_CACHE_BYTES};
 use crate::store::Store;
@@ -453,9 +453,9 @@ impl<S: Store> Tree<'_, S> {
             && self.reads_lazily(key)
         {
             return Ok(match self.look_up(key, lookup)? {
-                Found::Child(child) => Step::Found(child),
-                Found::Index(pages) => Step::below(&pages, lookup),
-                Found::WrongKind => Step::WrongKind,
+                OnPage::Child(child) => Step::Found(child),
+                OnPage::Index(pages) => Step::below(&pages, lookup),
+                OnPage::WrongKind => Step::WrongKind,
             });
         }
         Ok(match (&*self.page_at(at)?, lookup) {

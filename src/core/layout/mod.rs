@@ -443,7 +443,7 @@ impl<'s, S: Store> Tree<'s, S> {
 
     /// Looks `lookup` up on page `key`, decoding only what it finds; the page's bytes are kept
     /// for the next lookup.
-    fn look_up(&self, key: &str, lookup: decode::Lookup<'_>) -> Result<decode::Found, Error> {
+    fn look_up(&self, key: &str, lookup: decode::Lookup<'_>) -> Result<decode::OnPage, Error> {
         let cached = self.raw.borrow().get(key).cloned();
         let bytes = match cached {
             Some(bytes) => bytes,
