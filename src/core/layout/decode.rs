@@ -184,20 +184,44 @@ macro_rules! object_visitor {
     };
 }
 
+/// A page is read as a [`RawPage`], then its member names and inline values are parsed.
 impl<'de> Deserialize<'de> for Page {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        object_visitor!(PageVisitor, Page, "a page: {\"members\" | \"elements\" | \"index\": [...]}", |map| {
-            let page = match map.next_key::<Field>()? {
-                Some(Field::Members) => Page::Members(map.next_value()?),
-                Some(Field::Elements) => Page::Elements(map.next_value()?),
-                Some(Field::Index) => Page::Index(map.next_value()?),
-                _ => return Err(de::Error::custom("a page holds one list of members, elements or pages")),
-            };
-            only_one(&mut map, "a page holds one list")?;
-            Ok(page)
-        });
-        deserializer.deserialize_map(PageVisitor)
+        Ok(match RawPage::deserialize(deserializer)? {
+            RawPage::Members(members) => Page::Members(
+                members
+                    .into_iter()
+                    .map(|(name, child)| Ok((parse(name)?, child.parsed()?)))
+                    .collect::<Result<_, D::Error>>()?,
+            ),
+            RawPage::Elements(elements) => {
+                Page::Elements(elements.into_iter().map(RawChild::parsed).collect::<Result<_, D::Error>>()?)
+            }
+            RawPage::Index(pages) => Page::Index(pages),
+        })
     }
+}
+
+/// A child is read as a [`RawChild`], then its inline value is parsed.
+impl<'de> Deserialize<'de> for Child {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        RawChild::deserialize(deserializer)?.parsed()
+    }
+}
+
+impl RawChild<'_> {
+    /// The child, its inline value parsed.
+    fn parsed<E: de::Error>(self) -> Result<Child, E> {
+        Ok(match self {
+            RawChild::Inline(json) => Child::Inline(parse(json)?),
+            RawChild::Node(node) => Child::Node(node),
+        })
+    }
+}
+
+/// Parses JSON text taken from a record, whose nesting [`record`] has bounded.
+fn parse<T: serde::de::DeserializeOwned, E: de::Error>(json: &RawValue) -> Result<T, E> {
+    T::deserialize(&mut crate::core::json::unbounded(json.get().as_bytes())).map_err(E::custom)
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawPage<'a> {
@@ -242,21 +266,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawChild<'a> {
             }
         }
         deserializer.deserialize_map(RawChildVisitor(std::marker::PhantomData))
-    }
-}
-
-impl<'de> Deserialize<'de> for Child {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        object_visitor!(ChildVisitor, Child, "a child: {\"v\": value} or {\"n\": node}", |map| {
-            let child = match map.next_key::<Field>()? {
-                Some(Field::V) => Child::Inline(map.next_value::<Value>()?),
-                Some(Field::N) => Child::Node(map.next_value()?),
-                _ => return Err(de::Error::custom("a child is {\"v\": value} or {\"n\": node}")),
-            };
-            only_one(&mut map, "a child has one member")?;
-            Ok(child)
-        });
-        deserializer.deserialize_map(ChildVisitor)
     }
 }
 
