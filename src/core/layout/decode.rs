@@ -47,22 +47,28 @@ pub fn raw_page(json: &[u8]) -> Result<RawPage<'_>, String> {
 }
 
 /// A page whose inline values and member names are left as JSON text, for copying out.
-#[derive(Debug)]
+/// In the record, an object with one of these members: `{"members": [...]}`.
+#[derive(Debug, serde::Deserialize)]
 pub enum RawPage<'a> {
     /// Members: each name (a JSON string) and child.
+    #[serde(rename = "members", borrow)]
     Members(Vec<(&'a RawValue, RawChild<'a>)>),
     /// Elements.
+    #[serde(rename = "elements", borrow)]
     Elements(Vec<RawChild<'a>>),
     /// The pages below.
+    #[serde(rename = "index")]
     Index(Vec<PageRef>),
 }
 
-/// A child whose inline value is left as JSON text.
-#[derive(Debug)]
+/// A child whose inline value is left as JSON text: `{"v": value}` or `{"n": node}`.
+#[derive(Debug, serde::Deserialize)]
 pub enum RawChild<'a> {
     /// The value's JSON.
+    #[serde(rename = "v", borrow)]
     Inline(&'a RawValue),
     /// A node of its own.
+    #[serde(rename = "n")]
     Node(NodeRef),
 }
 
@@ -222,51 +228,6 @@ impl RawChild<'_> {
 /// Parses JSON text taken from a record, whose nesting [`record`] has bounded.
 fn parse<T: serde::de::DeserializeOwned, E: de::Error>(json: &RawValue) -> Result<T, E> {
     T::deserialize(&mut crate::core::json::unbounded(json.get().as_bytes())).map_err(E::custom)
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for RawPage<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RawPageVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for RawPageVisitor<'a> {
-            type Value = RawPage<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a page: {\"members\" | \"elements\" | \"index\": [...]}")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPage<'a>, A::Error> {
-                let page = match map.next_key::<Field>()? {
-                    Some(Field::Members) => RawPage::Members(map.next_value()?),
-                    Some(Field::Elements) => RawPage::Elements(map.next_value()?),
-                    Some(Field::Index) => RawPage::Index(map.next_value()?),
-                    _ => return Err(de::Error::custom("a page holds one list of members, elements or pages")),
-                };
-                only_one(&mut map, "a page holds one list")?;
-                Ok(page)
-            }
-        }
-        deserializer.deserialize_map(RawPageVisitor(std::marker::PhantomData))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for RawChild<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RawChildVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for RawChildVisitor<'a> {
-            type Value = RawChild<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a child: {\"v\": value} or {\"n\": node}")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawChild<'a>, A::Error> {
-                let child = match map.next_key::<Field>()? {
-                    Some(Field::V) => RawChild::Inline(map.next_value()?),
-                    Some(Field::N) => RawChild::Node(map.next_value()?),
-                    _ => return Err(de::Error::custom("a child is {\"v\": value} or {\"n\": node}")),
-                };
-                only_one(&mut map, "a child has one member")?;
-                Ok(child)
-            }
-        }
-        deserializer.deserialize_map(RawChildVisitor(std::marker::PhantomData))
-    }
 }
 
 impl<'de> Deserialize<'de> for NodeRef {
