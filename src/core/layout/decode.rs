@@ -1,9 +1,10 @@
 //! Decoding records straight from their JSON with `serde`, and finding one child of a page
 //! without decoding the others.
 //!
-//! A page is decoded without first parsing it into a `serde_json::Value`: only inline values
-//! become `Value`s. A read looks up one member or element; [`look_up`] skips the rest of the
-//! page without building anything, which costs a tenth of decoding it.
+//! A page is first read as a [`RawPage`], its inline values and member names left as the JSON
+//! text they are in the record: streaming a page out copies that text, and decoding it parses
+//! only those values into `Value`s. A read looks up one member or element; [`look_up`] skips
+//! the rest of the page without building anything, which costs a tenth of decoding it.
 
 use super::node::{Child, Kind, NodeRef, Page, PageRef};
 use super::{Lease, RootRecord};
