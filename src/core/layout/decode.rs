@@ -191,7 +191,7 @@ macro_rules! object_visitor {
     };
 }
 
-/// A page is read as a [`RawPage`], then its member names and inline values are parsed.
+/// A page is read as a `RawPage`, then its member names and inline values are parsed.
 impl<'de> Deserialize<'de> for Page {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(match RawPage::deserialize(deserializer)? {
@@ -209,7 +209,7 @@ impl<'de> Deserialize<'de> for Page {
     }
 }
 
-/// A child is read as a [`RawChild`], then its inline value is parsed.
+/// A child is read as a `RawChild`, then its inline value is parsed.
 impl<'de> Deserialize<'de> for Child {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         RawChild::deserialize(deserializer)?.parsed()
