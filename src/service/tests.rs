@@ -665,6 +665,45 @@ fn a_writer_waits_for_another_writers_lease() {
     assert_eq!(api.document(), Some(json!({"a": 1, "b": 2})));
 }
 
+/// A writer waiting behind a lease that does not change hands polls less and less often: a
+/// thousand looks a second at the root record would take the CPU a long write needs.
+#[test]
+fn a_stalled_wait_polls_less_often() {
+    /// A host whose back-off takes its longest time, counting the back-offs.
+    #[derive(Default)]
+    struct Counting {
+        host: TestHost,
+        back_offs: Cell<u64>,
+    }
+    impl Host for Counting {
+        fn now_millis(&self) -> u64 {
+            self.host.now_millis()
+        }
+        fn random_bytes(&self) -> [u8; 9] {
+            self.host.random_bytes()
+        }
+        fn back_off(&self, attempt: u32) {
+            self.back_offs.set(self.back_offs.get() + 1);
+            let ceiling_millis = ((250u64 << attempt.min(6)) / 1000).max(1);
+            self.host.ticks.set(self.host.ticks.get() + ceiling_millis);
+        }
+    }
+    let (store, config, host) = (MemoryStore::new(), Config::default(), Counting::default());
+    let put =
+        |target: &str| Request { method: "PUT".into(), target: target.into(), headers: vec![], body: b"1".to_vec() };
+    assert_eq!(handle(&store, &config, &host, &put("/a")).status, 201);
+    let now = host.now_millis();
+    let (mut tree, watch) = Tree::watch(&store, config.layout, 7).unwrap();
+    tree.set_lease(Some(crate::core::layout::Lease { holder: 42, until_millis: now + LEASE_MILLIS }));
+    assert_eq!(tree.commit(watch).unwrap().0, Swap::Done);
+    host.back_offs.set(0);
+    assert_eq!(handle(&store, &config, &host, &put("/b")).status, 201);
+    assert!(host.now_millis() > now + LEASE_MILLIS, "the write did not wait for the lease");
+    // Polling every millisecond or so throughout would take about 700 looks here (each look
+    // also reads the clock, which this host counts as time passing).
+    assert!(host.back_offs.get() < 250, "{} looks at a lease held for {LEASE_MILLIS} ms", host.back_offs.get());
+}
+
 /// A writer that loses to another claims the lease, so that its next attempt goes first,
 /// and its commit ends the lease.
 #[test]
