@@ -83,13 +83,9 @@ pub fn value(json: &[u8]) -> Result<Value, String> {
     record(json, |deserializer| Value::deserialize(deserializer))
 }
 
-/// Decodes the root record's JSON (without its tag), leaving an inline document as JSON text.
-pub(super) fn raw_root_record(json: &[u8]) -> Result<RootRecord<RawChild<'_>>, String> {
-    record(json, |deserializer| RootRecord::deserialize(deserializer))
-}
-
-/// Decodes the root record's JSON (without its tag).
-pub(super) fn root_record(json: &[u8]) -> Result<RootRecord, String> {
+/// Decodes the root record's JSON (without its tag), its root as an `R`: a [`Child`], or a
+/// [`RawChild`] to leave an inline document as JSON text.
+pub(super) fn root_record<'a, R: Deserialize<'a>>(json: &'a [u8]) -> Result<RootRecord<R>, String> {
     record(json, |deserializer| RootRecord::deserialize(deserializer))
 }
 

@@ -330,34 +330,12 @@ impl<S: Store> Tree<'_, S> {
             }
             Ok(())
         };
-        let key = match at {
-            PageAt::Key(key) => key,
-            PageAt::Embedded(page) => {
-                match &**page {
-                    Page::Members(members) => {
-                        for (name, child) in members {
-                            separate(out)?;
-                            serde_json::to_writer(&mut *out, name).map_err(std::io::Error::other)?;
-                            out.write_all(b":")?;
-                            self.write_json(child, out)?;
-                        }
-                    }
-                    Page::Elements(elements) => {
-                        for child in elements {
-                            separate(out)?;
-                            self.write_json(child, out)?;
-                        }
-                    }
-                    Page::Index(pages) => {
-                        for page in pages {
-                            self.write_page_json(&PageAt::Key(page.key.clone()), first, out)?;
-                        }
-                    }
-                }
-                return Ok(());
-            }
+        // An embedded page (at most `inline_bytes_max` long) is encoded again, so that every
+        // page is written out from its record's text.
+        let (bytes, key) = match at {
+            PageAt::Key(key) => (self.page_record(key).map_err(std::io::Error::other)?, key.as_str()),
+            PageAt::Embedded(page) => (page.encode(), "(embedded)"),
         };
-        let bytes = self.page_record(key).map_err(std::io::Error::other)?;
         let page = decode::raw_page(&bytes[1..])
             .map_err(|error| std::io::Error::other(Error::Corrupt(format!("page {key} is not valid: {error}"))))?;
         let write_child = |child: RawChild<'_>, out: &mut dyn std::io::Write| match child {

@@ -219,7 +219,7 @@ impl<'s, S: Store> Tree<'s, S> {
     ) -> Result<Option<(Found<'s, S>, String)>, Error> {
         let bytes = store.get(ROOT_KEY)?;
         let Some(json) = root_json(bytes.as_deref())? else { return Ok(None) };
-        let record = decode::raw_root_record(json).map_err(invalid_root)?;
+        let record = decode::root_record::<decode::RawChild<'_>>(json).map_err(invalid_root)?;
         let root = match record.root {
             None => return Ok(None),
             Some(decode::RawChild::Inline(document)) => {

@@ -304,37 +304,33 @@ pub fn str_json_len(text: &str) -> usize {
 
 /// Whether `value`'s compact JSON is at most `max` bytes long; stops counting past `max`.
 pub fn json_fits(value: &Value, max: usize) -> bool {
-    struct Counter(usize, usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            if self.0 > self.1 {
-                return Err(std::io::Error::other("too long"));
-            }
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    serde_json::to_writer(&mut Counter(0, max), value).is_ok()
+    serde_json::to_writer(&mut Counter { len: 0, max }, value).is_ok()
 }
 
 /// The length of `value`'s compact JSON, without allocating it.
 pub fn json_len(value: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
+    let mut counter = Counter { len: 0, max: usize::MAX };
     serde_json::to_writer(&mut counter, value).expect("a Value always serializes");
-    counter.0
+    counter.len
+}
+
+/// A writer that counts the bytes written to it, and fails once they pass `max`.
+struct Counter {
+    len: usize,
+    max: usize,
+}
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.len += bytes.len();
+        if self.len > self.max {
+            return Err(std::io::Error::other("longer than the limit"));
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -171,13 +171,11 @@ impl<S: Store> Tree<'_, S> {
             self.retire_child(self.root.clone());
             // Text short enough for the root record whatever its spacing is parsed, so that the
             // document is stored the same way from either form.
-            let value = match value {
-                Payload::Json(json) if json.len() > 4 * self.root_inline_max() => Payload::Json(json),
-                payload => Payload::Value(payload.into_value()?),
-            };
             self.root = Some(match value {
-                Payload::Value(value) => self.chunk_root(value)?,
-                Payload::Json(json) => self.settle_root(self.chunk_json(&json)?)?,
+                Payload::Json(json) if json.len() > 4 * self.root_inline_max() => {
+                    self.settle_root(self.chunk_json(&json)?)?
+                }
+                payload => self.chunk_root(payload.into_value()?)?,
             });
             return Ok((placed, PointerBuf::new()));
         };
