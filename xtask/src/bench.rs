@@ -66,10 +66,9 @@ pub fn run(args: &[String]) -> Result<()> {
         big_put: bench.load("10 MB document: leaf PUT", &artifacts.composed, Some(&big), "PUT", LEAF)?,
         whole_put: bench.transfer(&artifacts.composed, &big, "PUT", &[], None)?,
         whole_put_minimal: bench.transfer(&artifacts.composed, &big, "PUT", &[("prefer", "return=minimal")], None)?,
-        whole_put_in_memory: match in_memory_dir() {
-            Some(dir) => Some(bench.transfer(&artifacts.composed, &big, "PUT", &[], Some(dir))?),
-            None => None,
-        },
+        whole_put_in_memory: in_memory_dir()
+            .map(|dir| bench.transfer(&artifacts.composed, &big, "PUT", &[], Some(dir)))
+            .transpose()?,
         whole_get: bench.transfer(&artifacts.composed, &big, "GET", &[], None)?,
         document_bytes: (small.len(), big.len()),
         component_bytes: (file_bytes(&artifacts.handler)?, file_bytes(&artifacts.composed)?),
