@@ -6,9 +6,12 @@
 //! asks (`1` equals `1.0`), which `serde_json`'s equality does not.
 
 use super::document::{self, Conflict, Placed};
+use super::json;
 use super::{Pointer, PointerBuf};
 use json_patch::{PatchErrorKind, PatchOperation};
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Why a JSON Patch was not applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,19 +36,18 @@ pub enum PatchError {
     NotFound,
 }
 
-/// Parses a JSON Patch document: an array of operation objects.
-pub fn parse_json_patch(patch: Value) -> Result<Vec<PatchOperation>, PatchError> {
-    let Value::Array(operations) = patch else {
-        return Err(PatchError::Invalid {
-            operation: None,
-            message: "a JSON Patch document is an array of operations".into(),
-        });
-    };
+/// Parses a JSON Patch document, an array of operation objects, from JSON text already known
+/// to be valid and nested no deeper than a document may be.
+pub fn parse_json_patch(text: &[u8]) -> Result<Vec<PatchOperation>, PatchError> {
+    let operations = Vec::<&RawValue>::deserialize(&mut json::unbounded(text)).map_err(|_| PatchError::Invalid {
+        operation: None,
+        message: "a JSON Patch document is an array of operations".into(),
+    })?;
     operations
         .into_iter()
         .enumerate()
         .map(|(index, operation)| {
-            serde_json::from_value(operation)
+            PatchOperation::deserialize(&mut json::unbounded(operation.get().as_bytes()))
                 .map_err(|error| PatchError::Invalid { operation: Some(index), message: error.to_string() })
         })
         .collect()
@@ -97,18 +99,49 @@ fn apply_at(value: &mut Value, target: &Pointer, operations: &[PatchOperation]) 
     Ok(())
 }
 
-/// JSON equality as RFC 6902 `test` defines it: numbers are equal when their values are.
+/// JSON equality as RFC 6902 `test` defines it: numbers are equal when their values are,
+/// compared exactly (`1`, `1.0` and `10e-1` are equal; numbers are kept as written).
 pub fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i128(), y.as_i128()) {
+        (Value::Number(x), Value::Number(y)) => match (Decimal::of(x.as_str()), Decimal::of(y.as_str())) {
             (Some(x), Some(y)) => x == y,
-            _ => x.as_f64() == y.as_f64(),
+            _ => x == y,
         },
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(key, x)| y.get(key).is_some_and(|y| same(x, y)))
         }
         _ => a == b,
+    }
+}
+
+/// A number's exact value, `digits` × 10^`exponent`, with no leading or trailing zeros in
+/// `digits` (zero has none, exponent 0 and no sign), so that equal values compare equal.
+#[derive(Debug, PartialEq, Eq)]
+struct Decimal {
+    negative: bool,
+    digits: String,
+    exponent: i64,
+}
+
+impl Decimal {
+    /// The value of a JSON number's text; `None` if its exponent does not fit an `i64`.
+    fn of(text: &str) -> Option<Decimal> {
+        let (negative, text) = text.strip_prefix('-').map_or((false, text), |rest| (true, rest));
+        let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+            Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+            None => (text, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let digits = [whole, fraction].concat();
+        let significant = digits.trim_start_matches('0').trim_end_matches('0');
+        if significant.is_empty() {
+            return Some(Decimal { negative: false, digits: String::new(), exponent: 0 });
+        }
+        let trailing = digits.len() - digits.trim_end_matches('0').len();
+        let exponent =
+            exponent.checked_sub(i64::try_from(fraction.len()).ok()?)?.checked_add(i64::try_from(trailing).ok()?)?;
+        Some(Decimal { negative, digits: significant.to_owned(), exponent })
     }
 }
 
@@ -133,10 +166,14 @@ mod tests {
         PointerBuf::parse(s).unwrap()
     }
 
+    fn parse(patch: Value) -> Result<Vec<PatchOperation>, PatchError> {
+        parse_json_patch(patch.to_string().as_bytes())
+    }
+
     #[test]
     fn json_patch_is_relative_to_the_target() {
         let mut doc = Some(json!({"a": {"b": 1}}));
-        let ops = parse_json_patch(json!([{"op": "add", "path": "/c", "value": 2}])).unwrap();
+        let ops = parse(json!([{"op": "add", "path": "/c", "value": 2}])).unwrap();
         apply_json_patch(&mut doc, &ptr("/a"), &ops).unwrap();
         assert_eq!(doc, Some(json!({"a": {"b": 1, "c": 2}})));
     }
@@ -144,7 +181,7 @@ mod tests {
     #[test]
     fn failed_json_patch_names_the_operation() {
         let mut doc = Some(json!({"a": {"b": 1}}));
-        let ops = parse_json_patch(json!([
+        let ops = parse(json!([
             {"op": "add", "path": "/c", "value": 2},
             {"op": "test", "path": "/b", "value": 5}
         ]))
@@ -155,14 +192,25 @@ mod tests {
 
     #[test]
     fn invalid_operations_are_named() {
-        let error = parse_json_patch(json!([{"op": "add", "path": "/a", "value": 1}, {"op": "frob"}]));
+        let error = parse(json!([{"op": "add", "path": "/a", "value": 1}, {"op": "frob"}]));
         assert!(matches!(error, Err(PatchError::Invalid { operation: Some(1), .. })));
-        assert!(matches!(parse_json_patch(json!({})), Err(PatchError::Invalid { operation: None, .. })));
+        assert!(matches!(parse(json!({})), Err(PatchError::Invalid { operation: None, .. })));
     }
 
     #[test]
     fn test_compares_numbers_by_value() {
         assert!(same(&json!({"n": [1, 2.5]}), &json!({"n": [1.0, 2.5]})));
+        let number = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        for (a, b) in [("100", "1e2"), ("0.5", "5E-1"), ("-0", "0.000e7"), ("1.50", "15e-1"), ("-12.0", "-1.2e+1")] {
+            assert!(same(&number(a), &number(b)), "{a} = {b}");
+        }
+        let big = "123456789012345678901234567890";
+        assert!(same(&number(big), &number("1.2345678901234567890123456789e29")));
+        for (a, b) in
+            [("1", "-1"), (big, "123456789012345678901234567891"), ("1e400", "1e401"), ("0.1", "0.10000000000000001")]
+        {
+            assert!(!same(&number(a), &number(b)), "{a} ≠ {b}");
+        }
         assert!(!same(&json!([1, 2]), &json!([2, 1])));
         assert!(!same(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
     }

@@ -78,7 +78,10 @@ impl Op {
             }
             _ => match media_type.as_deref() {
                 Some("application/merge-patch+json" | "application/json") => Op::MergePatch(pointer, body()?),
-                Some("application/json-patch+json") => Op::JsonPatch(pointer, patch::parse_json_patch(body()?)?),
+                Some("application/json-patch+json") => {
+                    json::validate(&request.body, config.depth_max)?;
+                    Op::JsonPatch(pointer, patch::parse_json_patch(&request.body)?)
+                }
                 other => {
                     return Err(
                         unsupported_media_type(method, other, ACCEPT_PATCH).header("accept-patch", ACCEPT_PATCH)

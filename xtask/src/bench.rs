@@ -12,7 +12,7 @@ mod oha;
 mod report;
 mod server;
 
-use crate::{build, cargo, root, tools};
+use crate::{build, cargo, root, tools, wasm_out};
 use anyhow::{Context, Result, bail};
 use document::{LEAF, LEAF_VALUE};
 use server::Server;
@@ -210,7 +210,7 @@ fn build_hello() -> Result<PathBuf> {
     if !status.success() {
         bail!("building the hello-world component failed");
     }
-    Ok(root().join("target/wasm32-wasip2/release/jsonstore_bench_hello.wasm"))
+    Ok(wasm_out().join("jsonstore_bench_hello.wasm"))
 }
 
 fn file_bytes(path: &Path) -> Result<u64> {

@@ -7,7 +7,7 @@
 //! Both providers also serve the handler's `wasi:config` import, the version Spin serves, from
 //! `JSONSTORE_*` environment variables.
 
-use crate::{cargo, root};
+use crate::{cargo, root, wasm_out};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,7 +35,7 @@ pub fn all() -> Result<Artifacts> {
     if !status.success() {
         bail!("building the components failed");
     }
-    let out = root().join("target/wasm32-wasip2/release");
+    let out = wasm_out();
     let handler = out.join("jsonstore.wasm");
     let provider = out.join("jsonstore_kv_fs.wasm");
     let composed = out.join("jsonstore-wasmtime.wasm");

@@ -40,6 +40,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
 }
 
+/// Where cargo puts the release components: `CARGO_TARGET_DIR` if set, else `target/`.
+fn wasm_out() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    root().join(target).join("wasm32-wasip2/release")
+}
+
 fn serve(args: &[String]) -> Result<()> {
     let mut addr = "127.0.0.1:8080".to_owned();
     let mut data = None;

@@ -12,7 +12,7 @@ use super::node::{self, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
 use super::{Error, Tree};
 use crate::store::Store;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 use std::cell::RefCell;
 use std::fmt;
 
@@ -32,6 +32,10 @@ impl<S: Store> Tree<'_, S> {
         Ok(child)
     }
 }
+
+/// The member name under which `serde_json` (with its `arbitrary_precision` feature) hands a
+/// number to a visitor: a map with one member, the number's text.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// Parses one value and stores it; returns the child and, when inline, its JSON length.
 struct Seed<'a, 't, 's, S: Store> {
@@ -120,6 +124,12 @@ impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, '_, S> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members: Vec<(String, Child, Option<usize>)> = Vec::new();
         while let Some(name) = map.next_key::<String>()? {
+            if members.is_empty() && name == NUMBER_TOKEN {
+                // A number, kept exactly as written, as `Value` itself reads it.
+                let text: String = map.next_value()?;
+                let number: Number = text.parse().map_err(de::Error::custom)?;
+                return self.scalar(Value::Number(number));
+            }
             let (child, len) = map.next_value_seed(self.clone())?;
             members.push((name, child, len));
         }

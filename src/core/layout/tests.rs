@@ -276,7 +276,11 @@ proptest::proptest! {
 
 fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
     use proptest::prelude::*;
-    let leaf = prop_oneof![Just(Value::Null), any::<i64>().prop_map(Value::from), "[a-z]{0,12}".prop_map(Value::from)];
+    // Numbers of any length, kept as written.
+    let number = "-?(0|[1-9][0-9]{0,30})(\\.[0-9]{1,20})?(e[+-][1-9][0-9]{0,3})?"
+        .prop_map(|text| serde_json::from_str::<Value>(&text).expect("a JSON number"));
+    let leaf =
+        prop_oneof![Just(Value::Null), any::<i64>().prop_map(Value::from), number, "[a-z]{0,12}".prop_map(Value::from)];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
