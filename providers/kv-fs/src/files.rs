@@ -30,10 +30,18 @@
 //! version n+1 over version n, a writer writes the whole file under `.tmp`, syncs it, and
 //! hard-links it into place; the link fails if n+1 exists. Either way exactly one writer wins and
 //! the others' compare-and-swap fails. A key is deleted by renaming its directory into `.tmp`,
-//! then removing it there. A delete is not synced by itself: it becomes durable with the next
-//! sync of the bucket directory, which every new key makes, so a power cut may bring back a key
-//! deleted just before (JSONStore deletes only records no root reaches, which it sweeps again). A crash leaves strays in `.tmp`; one delete (or epoch retirement) in
-//! 100 removes those older than ten minutes, so an operation stalled that long may fail.
+//! then removing it there.
+//!
+//! Version files are synced before they are published; the bucket directory, which names the
+//! keys, is synced once for many: a key created by `set` is synced into it before any later
+//! version is published over an existing key or by a compare-and-swap in the same instance, or
+//! else when the bucket is dropped. So a write of many new keys (the pages of a big document)
+//! syncs the directory once, and a value that names keys written before it (a root record
+//! swapped after its pages) never lasts a power cut that they do not. A delete is not synced by
+//! itself either: a power cut may bring back a key deleted just before (JSONStore deletes only
+//! records no root reaches, which it sweeps again). A crash leaves strays in `.tmp`; one delete
+//! (or epoch retirement) in 100 removes those older than ten minutes, so an operation stalled
+//! that long may fail.
 //!
 //! That is only a compare-and-swap if a version name, once taken, can never be taken again by a
 //! writer that read an older version and then slept through newer ones. So no single version file
@@ -78,10 +86,10 @@
 //! | get, key written once       | 11    | list (6), open versions 2 (missing) and 1, read (3)     |
 //! | get, key at version 24      | 15    | list two epochs (8), 4 opens, read (3)                  |
 //! | exists                      | 2     | stat the key directory                                  |
-//! | set, new key                | 13    | list (1), 2 mkdir, write version 1 (7), rename, sync bucket (2) |
+//! | set, new key                | 11    | list (1), 2 mkdir, write version 1 (7), rename; the bucket's sync (2) comes later |
 //! | set, key at version 24      | 23    | as get without the read, write (7), link, sync epoch (2), unlink |
-//! | swap                        | 11    | write (7), link, sync epoch (2), unlink                 |
-//! | swap, key was absent        | 12    | as set of a new key, without the list                   |
+//! | swap                        | 11    | write (7), link, sync epoch (2), unlink; sync bucket first (2) after new keys |
+//! | swap, key was absent        | 12    | as set of a new key, without the list, then sync bucket (2) |
 //! | delete, key written once    | 11    | rename, list (6), 2 unlink, 2 rmdir                     |
 //! | delete, absent              | 3     | rename, mkdir `.tmp` (it exists), rename                |
 //! | list-keys                   | 4+2n  | list the bucket directory                               |
@@ -95,14 +103,30 @@ use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// One bucket: a directory of keys. Cheap to clone; it holds no open files.
+///
+/// Clones share the note of keys created but not yet synced (see [`Unsynced`]).
 #[derive(Clone, Debug)]
 pub struct Bucket {
     dir: PathBuf,
     random: fn() -> u64,
+    unsynced: Arc<Unsynced>,
+}
+
+/// Whether keys were created in a bucket directory that has not been synced since.
+///
+/// A key made by `set` is not synced into the bucket directory at once: one sync covers every
+/// key created before it, so a write of many new keys syncs the directory once. The sync comes
+/// before the next version is published over an existing key (a compare-and-swap, which may
+/// refer to the new keys), or else when the last clone of the bucket is dropped.
+#[derive(Debug)]
+struct Unsynced {
+    dir: PathBuf,
+    pending: AtomicBool,
 }
 
 /// A compare-and-swap in progress: the version of a key it read and that version's value.
@@ -173,7 +197,9 @@ impl Bucket {
         if !is_bucket_identifier(identifier) {
             return Err(Error::NoSuchStore);
         }
-        Ok(Bucket { dir: root.join(identifier), random })
+        let dir = root.join(identifier);
+        let unsynced = Arc::new(Unsynced { dir: dir.clone(), pending: AtomicBool::new(false) });
+        Ok(Bucket { dir, random, unsynced })
     }
 
     /// Returns the value of `key`, or `None` if it is absent.
@@ -195,7 +221,7 @@ impl Bucket {
         let mut staged = None;
         self.retry("set", key, || {
             let head = self.read(&name, false)?.map(|(head, _)| head);
-            self.publish(&name, head, value, &mut staged)
+            self.publish(&name, head, value, &mut staged, Sync::Deferred)
         })
     }
 
@@ -279,8 +305,9 @@ impl Bucket {
     }
 
     fn compare_and_swap(&self, op: &'static str, cas: Cas, value: &[u8]) -> Result<Swap, Error> {
-        let won =
-            self.publish(&cas.name, cas.head, value, &mut None).map_err(|source| io_error(op, &cas.key, source))?;
+        let won = self
+            .publish(&cas.name, cas.head, value, &mut None, Sync::Now)
+            .map_err(|source| io_error(op, &cas.key, source))?;
         if won { Ok(Swap::Done) } else { self.begin_cas(&cas.key).map(Swap::Conflict) }
     }
 
@@ -343,10 +370,19 @@ impl Bucket {
     /// Tries to make `value` the version after `head`, or, without a `head`, version 1 of a new
     /// incarnation. Returns false if another writer got there first.
     ///
-    /// `staged` keeps the file written for `value` from one attempt to the next.
-    fn publish(&self, name: &str, head: Option<Head>, value: &[u8], staged: &mut Option<Staged>) -> io::Result<bool> {
+    /// `staged` keeps the file written for `value` from one attempt to the next. Keys created
+    /// before are synced into the bucket directory first, unless `sync` defers the creation of
+    /// this one (see [`Unsynced`]).
+    fn publish(
+        &self,
+        name: &str,
+        head: Option<Head>,
+        value: &[u8],
+        staged: &mut Option<Staged>,
+        sync: Sync,
+    ) -> io::Result<bool> {
         let Some(Head { incarnation, version }) = head else {
-            return self.create(name, value, staged);
+            return self.create(name, value, staged, sync);
         };
         let version = version.checked_add(1).ok_or_else(|| io::Error::other("version number overflow"))?;
         let staged = match staged {
@@ -360,6 +396,8 @@ impl Bucket {
             open_epoch(&key_dir, incarnation, epoch)?;
         }
         let epoch_dir = key_dir.join(epoch_name(incarnation, epoch));
+        // The new version may name keys created just before: they must last if it does.
+        self.unsynced.sync();
         match fs::hard_link(&staged.file, epoch_dir.join(number_name(version))) {
             Ok(()) => {
                 sync_dir(&epoch_dir);
@@ -376,7 +414,7 @@ impl Bucket {
 
     /// Creates the key named `name` with `value` as version 1 of a new incarnation, unless the
     /// key exists: builds its directory in `.tmp` and renames it into place.
-    fn create(&self, name: &str, value: &[u8], staged: &mut Option<Staged>) -> io::Result<bool> {
+    fn create(&self, name: &str, value: &[u8], staged: &mut Option<Staged>, sync: Sync) -> io::Result<bool> {
         let (incarnation, dir) = self.in_temp(|id, dir| fs::create_dir(dir).map(|()| (id, dir.to_owned())))?;
         let epoch_dir = dir.join(epoch_name(incarnation, 0));
         let built = Staged { file: epoch_dir.join(number_name(1)), dirs: vec![epoch_dir.clone(), dir.clone()] };
@@ -386,10 +424,16 @@ impl Bucket {
             None => write_version(&built.file, value)?,
         }
         let key_dir = self.dir.join(name);
+        if sync == Sync::Now {
+            self.unsynced.sync();
+        }
         match fs::rename(&dir, &key_dir) {
             Ok(()) => {
                 built.published();
-                sync_dir(&self.dir);
+                match sync {
+                    Sync::Now => sync_dir(&self.dir),
+                    Sync::Deferred => self.unsynced.pending.store(true, Ordering::Release),
+                }
                 Ok(true)
             }
             Err(error) => {
@@ -472,6 +516,30 @@ impl Bucket {
             }
             result => result,
         }
+    }
+}
+
+/// When a new key is synced into the bucket directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sync {
+    /// At once: the write is a compare-and-swap.
+    Now,
+    /// With the next sync of the bucket directory (see [`Unsynced`]).
+    Deferred,
+}
+
+impl Unsynced {
+    /// Syncs the bucket directory if keys were created in it since it was last synced.
+    fn sync(&self) {
+        if self.pending.swap(false, Ordering::AcqRel) {
+            sync_dir(&self.dir);
+        }
+    }
+}
+
+impl Drop for Unsynced {
+    fn drop(&mut self) {
+        self.sync();
     }
 }
 

@@ -565,3 +565,27 @@ fn foreign_key_directories_are_errors() {
     bucket.set("old", b"new").unwrap();
     assert_eq!(get(&bucket, "old").as_deref(), Some("new"));
 }
+
+/// New keys are synced into the bucket directory once for many: before the next
+/// compare-and-swap or version published over a key (or when the last clone of the bucket goes).
+#[test]
+fn new_keys_are_synced_before_what_may_name_them() {
+    let (_root, bucket) = bucket();
+    let pending = |bucket: &Bucket| bucket.unsynced.pending.load(Ordering::Acquire);
+    bucket.set("page.1", b"a").unwrap();
+    bucket.set("page.2", b"b").unwrap();
+    assert!(pending(&bucket), "a set of a new key defers the directory's sync");
+    let root = bucket.begin_cas("root").unwrap();
+    assert!(matches!(bucket.swap(root, b"names page.1 and page.2").unwrap(), Swap::Done));
+    assert!(!pending(&bucket), "a compare-and-swap syncs the new keys first");
+
+    bucket.set("page.3", b"c").unwrap();
+    bucket.set("page.1", b"a, again").unwrap();
+    assert!(!pending(&bucket), "a version over an existing key syncs the new keys first");
+
+    let clone = bucket.clone();
+    clone.set("page.4", b"d").unwrap();
+    assert!(pending(&bucket), "clones share what is pending");
+    clone.increment("counter", 1).unwrap();
+    assert!(!pending(&bucket), "so a clone's compare-and-swap syncs them");
+}
