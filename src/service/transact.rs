@@ -36,7 +36,7 @@ pub(super) fn transact<S: Store>(
     let mut swept = false;
     let holder = random(host);
     let started = host.now_millis();
-    let (mut attempt, mut waits) = (0, 0);
+    let (mut attempt, mut waits, mut electing) = (0, 0, 0);
     // The lease last seen held, and how many polls have found it unchanged since.
     let (mut seen, mut stalled) = (None, 0);
     while attempt < WRITE_ATTEMPTS_MAX {
@@ -45,6 +45,7 @@ pub(super) fn transact<S: Store>(
             drop((tree, watch));
             Tree::initialise(store)?;
             attempt += 1;
+            electing += 1;
             host.back_off(attempt);
             continue;
         }
@@ -108,13 +109,14 @@ pub(super) fn transact<S: Store>(
     }
     release(store, config, host, holder, &mut garbage);
     garbage.collect(store, config.layout);
-    Err(Problem::new(
-        503,
-        "contention",
-        "Too Much Contention",
-        format!("other writers kept committing first ({attempt} attempts); nothing was written"),
-    )
-    .header("retry-after", "1"))
+    let detail = if electing == attempt {
+        // The writer elected to create the first root record failed before it did: a later
+        // election (see `Tree::initialise`) will.
+        format!("the store's first record is not written yet ({attempt} attempts); nothing was written")
+    } else {
+        format!("other writers kept committing first ({attempt} attempts); nothing was written")
+    };
+    Err(Problem::new(503, "contention", "Too Much Contention", detail).header("retry-after", "1"))
 }
 
 /// The back-off before the `stalled`th look at a lease that has not changed hands: short at

@@ -33,6 +33,13 @@ pub const ROOT_KEY: &str = "jsonstore.root";
 /// The counter that elects the writer who creates the first root record.
 pub const INIT_KEY: &str = "jsonstore.init";
 
+/// How many tickets an election of the writer of the first root record spans: if the elected
+/// writer dies before it writes the record, the one that draws this many tickets later does.
+const INIT_ROUND_TICKETS: i64 = 1000;
+
+/// How many times the elected writer tries to write the first root record.
+const INIT_TRIES: u32 = 3;
+
 /// The prefix of every other key the layout writes.
 pub const NODE_PREFIX: &str = "jsonstore.n.";
 
@@ -296,13 +303,26 @@ impl<'s, S: Store> Tree<'s, S> {
 
     /// Creates the empty root record of a new store, exactly once however many writers try:
     /// the writer that draws ticket 1 from [`INIT_KEY`] writes it (and, should that writer die
-    /// before it does, the one that draws ticket 1001, and so on).
+    /// before it does, the one that draws ticket 1001, and so on: every attempt to write to a
+    /// store without a root draws a ticket). The elected writer tries a failed step again
+    /// rather than leave the store to the next election.
     pub fn initialise(store: &'s S) -> Result<(), Error> {
         let ticket = store.increment(INIT_KEY, 1)?;
-        if ticket % 1000 == 1 && store.get(ROOT_KEY)?.is_none() {
-            store.set(ROOT_KEY, &RootRecord::empty().encode())?;
+        if ticket % INIT_ROUND_TICKETS != 1 {
+            return Ok(());
         }
-        Ok(())
+        let create = || match store.get(ROOT_KEY)? {
+            Some(_) => Ok(()),
+            None => store.set(ROOT_KEY, &RootRecord::empty().encode()),
+        };
+        let mut outcome = create();
+        for _ in 1..INIT_TRIES {
+            if outcome.is_ok() {
+                break;
+            }
+            outcome = create();
+        }
+        Ok(outcome?)
     }
 
     /// The write lease the root record names, if any (it may have ended).
