@@ -128,3 +128,57 @@ fn a_crash_mid_write_leaves_the_old_or_the_new_document() {
     assert!(stored.len() <= acknowledged.len() + 4, "{} stored, {} acknowledged", stored.len(), acknowledged.len());
     restarted.put("/log/-", "1").expect(201);
 }
+
+/// The files in the data directory: how many, and their bytes.
+fn footprint(dir: &std::path::Path) -> (usize, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let metadata = entry.metadata().unwrap();
+        if metadata.is_dir() {
+            let (inner_files, inner_bytes) = footprint(&entry.path());
+            (files, bytes) = (files + inner_files, bytes + inner_bytes);
+        } else {
+            (files, bytes) = (files + 1, bytes + metadata.len());
+        }
+    }
+    (files, bytes)
+}
+
+/// Under a loop of leaf writes and whole rewrites of a document stored in pages, the data
+/// directory stays as small as it was after the first rounds: the layout deletes the pages
+/// each write replaces (and sweeps what is left), and the file store the versions and keys
+/// that go.
+#[test]
+fn the_store_does_not_grow_under_a_rewrite_loop() {
+    let (data, server) = fresh();
+    let document = |round: usize| {
+        let items: Vec<Value> = (0..1500)
+            .map(|id| json!({"id": id, "name": format!("item {id} of round {round}"), "tags": ["a", "b"]}))
+            .collect();
+        json!({"items": items, "round": round}).to_string()
+    };
+    let mut sizes = Vec::new();
+    for round in 0..240 {
+        if round % 40 == 0 {
+            server.put("/", &document(round)).expect(if round == 0 { 201 } else { 200 });
+        }
+        server.put(&format!("/items/{}/name", round * 7 % 1500), &format!("\"renamed in round {round}\"")).expect(200);
+        // A whole rewrite drops `/extra`, so the next five rounds create its members again.
+        let created = round % 40 < 5;
+        server.put(&format!("/extra/{}", round % 5), &json!({"round": round}).to_string()).expect(if created {
+            201
+        } else {
+            200
+        });
+        sizes.push(footprint(data.path()));
+    }
+    let most = |rounds: &[(usize, u64)]| {
+        rounds
+            .iter()
+            .fold((0, 0), |(files, bytes), &(more_files, more_bytes)| (files.max(more_files), bytes.max(more_bytes)))
+    };
+    let (early, late) = (most(&sizes[..80]), most(&sizes[160..]));
+    eprintln!("files and bytes: at most {early:?} in rounds 0-79, {late:?} in rounds 160-239");
+    assert!(late.0 <= early.0 + early.0 / 4, "the store grew from {} to {} files", early.0, late.0);
+    assert!(late.1 <= early.1 + early.1 / 4, "the store grew from {} to {} bytes", early.1, late.1);
+}
