@@ -347,3 +347,52 @@ fn numbers_are_kept_as_written() {
     server.put("/spelled", "[1E2, 5e3, 7E-1]").expect(201);
     assert_eq!(body("/spelled"), "[1e+2,5e+3,7e-1]");
 }
+
+/// Pages from other origins may call JSONStore (CORS): a preflight allows the methods and the
+/// headers asked for, and every answer, problems included, names the origin let in and the
+/// headers the page may read. `cors_allow_origin` names one origin instead of every one, or,
+/// empty, turns CORS off.
+#[test]
+fn pages_from_other_origins_may_call() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &[("JSONSTORE_BODY_BYTES_MAX", "100")]);
+    let origin = ("origin", "http://localhost:5173");
+    let preflight = server.send(
+        "OPTIONS",
+        "/todos",
+        &[
+            origin,
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "content-type, if-match"),
+        ],
+        "",
+    );
+    preflight.expect(204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(preflight.header("access-control-allow-methods"), Some("GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS"));
+    assert_eq!(preflight.header("access-control-allow-headers"), Some("content-type, if-match"));
+    assert!(preflight.header("access-control-max-age").is_some());
+
+    let json = ("content-type", "application/json");
+    let written = server.send("PUT", "/todos", &[origin, json], r#"["write the docs"]"#);
+    written.expect(201);
+    assert_eq!(written.header("access-control-allow-origin"), Some("*"));
+    let exposed = written.header("access-control-expose-headers").unwrap();
+    assert!(exposed.contains("etag") && exposed.contains("location"), "{exposed}");
+    let missing = server.send("GET", "/nothing", &[origin], "");
+    missing.problem(404);
+    assert_eq!(missing.header("access-control-allow-origin"), Some("*"));
+    // Refused before the request reached the service.
+    let too_large = server.send("PUT", "/todos", &[origin, json], &format!("\"{}\"", "x".repeat(200)));
+    too_large.problem(413);
+    assert_eq!(too_large.header("access-control-allow-origin"), Some("*"));
+
+    let one = Server::start_with(data.path(), &[("JSONSTORE_CORS_ALLOW_ORIGIN", "https://app.example")]);
+    let read = one.send("GET", "/todos", &[("origin", "https://app.example")], "");
+    assert_eq!(read.expect(200).header("access-control-allow-origin"), Some("https://app.example"));
+    let off = Server::start_with(data.path(), &[("JSONSTORE_CORS_ALLOW_ORIGIN", "")]);
+    let read = off.send("GET", "/todos", &[origin], "");
+    assert_eq!(read.expect(200).header("access-control-allow-origin"), None);
+    let misconfigured = Server::start_with(data.path(), &[("JSONSTORE_CORS_ALLOW_ORIGIN", "app.example")]);
+    assert!(misconfigured.get("/todos").problem(500)["detail"].as_str().unwrap().contains("cors_allow_origin"));
+}

@@ -34,17 +34,24 @@ impl Guest for Handler {
         };
         let request = match read(incoming, config.body_bytes_max) {
             Ok(request) => request,
-            Err(problem) => return send(outparam, problem.into_response(), None),
+            Err(problem) => return refuse(outparam, problem, &config, None),
         };
         let store = match KvStore::open("default") {
             Ok(store) => store,
-            Err(error) => return send(outparam, Problem::store_unavailable(&error).into_response(), None),
+            Err(error) => return refuse(outparam, Problem::store_unavailable(&error), &config, Some(&request)),
         };
         let served = service::serve(&store, &config, &host::Wasi, request);
         send(outparam, served.response, served.stream);
         // The client has its answer; now delete what the write made garbage.
         served.garbage.collect(&store, config.layout);
     }
+}
+
+/// Answers with `problem`, before the request reached the service.
+fn refuse(outparam: ResponseOutparam, problem: Problem, config: &Config, request: Option<&Request>) {
+    let mut response = problem.into_response();
+    service::cors::add_headers(&mut response, &config.cors_allow_origin, request);
+    send(outparam, response, None);
 }
 
 /// Reads the request head and at most `body_bytes_max` bytes of body.

@@ -1,5 +1,6 @@
-//! Limits, read from the host's configuration variables.
+//! Limits and the origin let in, read from the host's configuration variables.
 
+use super::cors;
 use crate::core::json::DEPTH_MAX_LIMIT;
 use crate::core::layout::LayoutConfig;
 
@@ -7,10 +8,15 @@ use crate::core::layout::LayoutConfig;
 ///
 /// Spin takes them from `spin.toml`'s variables; under `wasmtime serve` variable `name` is the
 /// environment variable `JSONSTORE_NAME` (in upper case).
-pub const VARIABLES: [(&str, &str); 4] =
-    [("body_bytes_max", "16777216"), ("depth_max", "64"), ("chunk_bytes_max", "1048576"), ("keys_max", "0")];
+pub const VARIABLES: [(&str, &str); 5] = [
+    ("body_bytes_max", "16777216"),
+    ("depth_max", "64"),
+    ("chunk_bytes_max", "1048576"),
+    ("keys_max", "0"),
+    ("cors_allow_origin", "*"),
+];
 
-/// The limits a deployment can set.
+/// What a deployment can set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The largest request body accepted (`body_bytes_max`, default 16 MiB).
@@ -22,11 +28,19 @@ pub struct Config {
     /// is `chunk_bytes_max` (default 1 MiB, at least 4 KiB), and its key budget, the most keys
     /// the store may hold, is `keys_max` (default 0: no budget).
     pub layout: LayoutConfig,
+    /// The origin whose pages may call JSONStore from a browser (`cors_allow_origin`, default
+    /// `*`: every origin; empty: none), see [`cors`].
+    pub cors_allow_origin: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { body_bytes_max: 16 * 1024 * 1024, depth_max: 64, layout: LayoutConfig::default() }
+        Config {
+            body_bytes_max: 16 * 1024 * 1024,
+            depth_max: 64,
+            layout: LayoutConfig::default(),
+            cors_allow_origin: "*".into(),
+        }
     }
 }
 
@@ -50,6 +64,16 @@ impl Config {
         let chunk = number("chunk_bytes_max", config.layout.chunk_bytes_max, 4096, 1 << 30)?;
         let keys = number("keys_max", 0, 0, usize::MAX)?;
         config.layout = LayoutConfig { keys_max: keys, ..LayoutConfig::for_chunk(chunk) };
+        match lookup("cors_allow_origin") {
+            Err(error) => return Err(format!("configuration variable cors_allow_origin could not be read: {error}")),
+            Ok(None) => {}
+            Ok(Some(text)) if cors::is_allow_origin(text.trim()) => config.cors_allow_origin = text.trim().to_owned(),
+            Ok(Some(text)) => {
+                return Err(format!(
+                    "configuration variable cors_allow_origin must be *, one origin such as https://example.com, or empty, not {text:?}"
+                ));
+            }
+        }
         Ok(config)
     }
 }
@@ -71,6 +95,12 @@ mod tests {
         assert!(Config::from_lookup(|_| Ok(Some("lots".into()))).is_err());
         assert!(Config::from_lookup(only("depth_max", "129")).unwrap_err().contains("depth_max"));
         assert!(Config::from_lookup(|_| Err("no such store".into())).unwrap_err().contains("no such store"));
+        let config = Config::from_lookup(only("cors_allow_origin", "https://app.example")).unwrap();
+        assert_eq!(config.cors_allow_origin, "https://app.example");
+        assert_eq!(Config::from_lookup(only("cors_allow_origin", "")).unwrap().cors_allow_origin, "");
+        assert!(
+            Config::from_lookup(only("cors_allow_origin", "app.example")).unwrap_err().contains("cors_allow_origin")
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod conditions;
 mod config;
+pub mod cors;
 mod op;
 mod problem;
 mod respond;
@@ -134,6 +135,7 @@ pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut 
             Ok(outcome) => outcome,
             Err(problem) => (problem.into_response(), None, Garbage::default()),
         };
+    cors::add_headers(&mut response, &config.cors_allow_origin, Some(&request));
     if head {
         response.body.clear();
         return Served { response, stream: None, garbage };
