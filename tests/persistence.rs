@@ -129,11 +129,13 @@ fn a_crash_mid_write_leaves_the_old_or_the_new_document() {
     restarted.put("/log/-", "1").expect(201);
 }
 
-/// The files in the data directory: how many, and their bytes.
+/// The files in the data directory: how many, and their bytes. Files the server deletes while
+/// they are counted may or may not count.
 fn footprint(dir: &std::path::Path) -> (usize, u64) {
     let (mut files, mut bytes) = (0, 0);
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let metadata = entry.metadata().unwrap();
+    let Ok(entries) = std::fs::read_dir(dir) else { return (0, 0) };
+    for entry in entries.flatten() {
+        let Ok(metadata) = entry.metadata() else { continue };
         if metadata.is_dir() {
             let (inner_files, inner_bytes) = footprint(&entry.path());
             (files, bytes) = (files + inner_files, bytes + inner_bytes);
@@ -145,9 +147,11 @@ fn footprint(dir: &std::path::Path) -> (usize, u64) {
 }
 
 /// Under a loop of leaf writes and whole rewrites of a document stored in pages, the data
-/// directory stays as small as it was after the first rounds: the layout deletes the pages
-/// each write replaces (and sweeps what is left), and the file store the versions and keys
-/// that go.
+/// directory stays as small as it was in the first rounds: the layout deletes the pages each
+/// write replaces (and sweeps what is left), and the file store the versions and keys that go.
+/// A write deletes what it replaced after it has answered, so the old and new pages of a whole
+/// rewrite may be seen together (up to twice the size); once the deletes are done, the store is
+/// back to the size of the first rounds.
 #[test]
 fn the_store_does_not_grow_under_a_rewrite_loop() {
     let (data, server) = fresh();
@@ -179,6 +183,11 @@ fn the_store_does_not_grow_under_a_rewrite_loop() {
     };
     let (early, late) = (most(&sizes[..80]), most(&sizes[160..]));
     eprintln!("files and bytes: at most {early:?} in rounds 0-79, {late:?} in rounds 160-239");
-    assert!(late.0 <= early.0 + early.0 / 4, "the store grew from {} to {} files", early.0, late.0);
-    assert!(late.1 <= early.1 + early.1 / 4, "the store grew from {} to {} bytes", early.1, late.1);
+    assert!(late.0 <= early.0 * 2, "the store grew from {} to {} files", early.0, late.0);
+    assert!(late.1 <= early.1 * 2, "the store grew from {} to {} bytes", early.1, late.1);
+    let settled = common::eventually(10, || {
+        let (files, bytes) = footprint(data.path());
+        files <= early.0 + early.0 / 4 && bytes <= early.1 + early.1 / 4
+    });
+    assert!(settled, "the store stayed at {:?}, from {early:?}", footprint(data.path()));
 }
