@@ -191,3 +191,42 @@ fn the_store_does_not_grow_under_a_rewrite_loop() {
     });
     assert!(settled, "the store stayed at {:?}, from {early:?}", footprint(data.path()));
 }
+
+/// Readers never miss the document while writers commit: the file store retires the root key's
+/// old versions (a directory at a time, every 16 commits) while readers list its directory.
+#[test]
+fn readers_always_find_the_document_while_writers_commit() {
+    let (_data, server) = fresh();
+    server.put("/", r#"{"n": 0}"#).expect(201);
+    let server = Arc::new(server);
+    let writing = Arc::new(AtomicBool::new(true));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (server, writing) = (Arc::clone(&server), Arc::clone(&writing));
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while writing.load(Ordering::Relaxed) {
+                    server.get("/n").expect(200);
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..2)
+        .map(|writer| {
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || {
+                for write in 0..600 {
+                    server.put("/n", &(writer * 1000 + write).to_string()).expect(200);
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("a writer failed");
+    }
+    writing.store(false, Ordering::Relaxed);
+    let reads: usize = readers.into_iter().map(|reader| reader.join().expect("a reader missed the document")).sum();
+    assert!(reads > 0);
+}

@@ -65,7 +65,8 @@
 //!
 //! # Reading
 //!
-//! A reader lists the key directory, then finds the newest version of the newest epoch without
+//! A reader lists the key directory (again if the host reports an entry as not found while it
+//! is read, as wasmtime does for an epoch retired meanwhile), then finds the newest version of the newest epoch without
 //! listing it: an epoch's versions run without a gap from its first, so it opens version files
 //! by name in a binary search, starting at version 2 in epoch 0 since most keys are written
 //! once. A missing file may only mean that its epoch went, so a miss counts only once a later
@@ -685,13 +686,30 @@ fn is_taken(error: &io::Error) -> bool {
 }
 
 /// The incarnation of the key in `key_dir` and its epochs, newest first (none if the directory
-/// is being deleted). Other entries are ignored, unless there is no epoch.
+/// is being deleted). Other entries are ignored, unless there is no epoch. `NotFound` means
+/// that the key directory is missing, nothing else.
 fn epochs_in(key_dir: &Path) -> io::Result<(u64, Vec<u64>)> {
+    for _ in 0..LIST_TRIES_MAX {
+        if let Some(listed) = epochs_listed(key_dir)? {
+            return Ok(listed);
+        }
+    }
+    Err(io::Error::other(format!("{}: epochs kept vanishing while it was read", key_dir.display())))
+}
+
+/// One reading of `key_dir` for [`epochs_in`]: `None` if an entry vanished while it was read.
+/// An epoch retired meanwhile can make the host report its entry as not found (wasmtime does),
+/// which says nothing of the key: read the directory again.
+fn epochs_listed(key_dir: &Path) -> io::Result<Option<(u64, Vec<u64>)>> {
     let mut incarnation = None;
     let mut epochs = Vec::new();
     let mut others = 0;
     for entry in fs::read_dir(key_dir)? {
-        let file_name = entry?.file_name();
+        let file_name = match entry {
+            Ok(entry) => entry.file_name(),
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
         let Some((found, epoch)) = file_name.to_str().and_then(parse_epoch_name) else {
             others += 1;
             continue;
@@ -705,7 +723,7 @@ fn epochs_in(key_dir: &Path) -> io::Result<(u64, Vec<u64>)> {
         return Err(not_a_key_dir(key_dir, "no epoch"));
     }
     epochs.sort_unstable_by(|a, b| b.cmp(a));
-    Ok((incarnation.unwrap_or_default(), epochs))
+    Ok(Some((incarnation.unwrap_or_default(), epochs)))
 }
 
 fn not_a_key_dir(dir: &Path, why: &str) -> io::Error {
