@@ -66,8 +66,9 @@
 //! # Reading
 //!
 //! A reader lists the key directory (again if the host reports an entry as not found while it
-//! is read, as wasmtime does for an epoch retired meanwhile), then finds the newest version of the newest epoch without
-//! listing it: an epoch's versions run without a gap from its first, so it opens version files
+//! is read, as wasmtime does for an epoch retired meanwhile), then finds the newest version of
+//! the newest epoch without listing it: an epoch's versions run without a gap from its first,
+//! so it opens version files
 //! by name in a binary search, starting at version 2 in epoch 0 since most keys are written
 //! once. A missing file may only mean that its epoch went, so a miss counts only once a later
 //! open in the same or an older epoch has succeeded (epochs go oldest first and never come
