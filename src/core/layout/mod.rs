@@ -315,14 +315,13 @@ impl<'s, S: Store> Tree<'s, S> {
             Some(_) => Ok(()),
             None => store.set(ROOT_KEY, &RootRecord::empty().encode()),
         };
-        let mut outcome = create();
-        for _ in 1..INIT_TRIES {
-            if outcome.is_ok() {
-                break;
+        let mut tries = 1;
+        loop {
+            match create() {
+                Err(_) if tries < INIT_TRIES => tries += 1,
+                outcome => return Ok(outcome?),
             }
-            outcome = create();
         }
-        Ok(outcome?)
     }
 
     /// The write lease the root record names, if any (it may have ended).
