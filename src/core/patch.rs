@@ -38,6 +38,10 @@ pub enum PatchError {
 
 /// Parses a JSON Patch document, an array of operation objects, from JSON text already known
 /// to be valid and nested no deeper than a document may be.
+///
+/// From the text, not from a parsed `Value`: deserializing from a `Value` hands an integer past
+/// 64 bits to the operation's `value` as a `u128`, which it refuses; from text it stays a number
+/// as written.
 pub fn parse_json_patch(text: &[u8]) -> Result<Vec<PatchOperation>, PatchError> {
     let operations = Vec::<&RawValue>::deserialize(&mut json::unbounded(text)).map_err(|_| PatchError::Invalid {
         operation: None,
