@@ -223,7 +223,7 @@ impl Bucket {
         let mut staged = None;
         self.retry("set", key, || {
             let head = self.read(&name, false)?.map(|(head, _)| head);
-            self.publish(&name, head, value, &mut staged, Sync::Deferred)
+            self.publish(&name, head, value, &mut staged, KeySync::Deferred)
         })
     }
 
@@ -308,7 +308,7 @@ impl Bucket {
 
     fn compare_and_swap(&self, op: &'static str, cas: Cas, value: &[u8]) -> Result<Swap, Error> {
         let won = self
-            .publish(&cas.name, cas.head, value, &mut None, Sync::Now)
+            .publish(&cas.name, cas.head, value, &mut None, KeySync::Now)
             .map_err(|source| io_error(op, &cas.key, source))?;
         if won { Ok(Swap::Done) } else { self.begin_cas(&cas.key).map(Swap::Conflict) }
     }
@@ -381,7 +381,7 @@ impl Bucket {
         head: Option<Head>,
         value: &[u8],
         staged: &mut Option<Staged>,
-        sync: Sync,
+        sync: KeySync,
     ) -> io::Result<bool> {
         let Some(Head { incarnation, version }) = head else {
             return self.create(name, value, staged, sync);
@@ -416,7 +416,7 @@ impl Bucket {
 
     /// Creates the key named `name` with `value` as version 1 of a new incarnation, unless the
     /// key exists: builds its directory in `.tmp` and renames it into place.
-    fn create(&self, name: &str, value: &[u8], staged: &mut Option<Staged>, sync: Sync) -> io::Result<bool> {
+    fn create(&self, name: &str, value: &[u8], staged: &mut Option<Staged>, sync: KeySync) -> io::Result<bool> {
         let (incarnation, dir) = self.in_temp(|id, dir| fs::create_dir(dir).map(|()| (id, dir.to_owned())))?;
         let epoch_dir = dir.join(epoch_name(incarnation, 0));
         let built = Staged { file: epoch_dir.join(number_name(1)), dirs: vec![epoch_dir.clone(), dir.clone()] };
@@ -426,15 +426,15 @@ impl Bucket {
             None => write_version(&built.file, value)?,
         }
         let key_dir = self.dir.join(name);
-        if sync == Sync::Now {
+        if sync == KeySync::Now {
             self.unsynced.sync();
         }
         match fs::rename(&dir, &key_dir) {
             Ok(()) => {
                 built.published();
                 match sync {
-                    Sync::Now => sync_dir(&self.dir),
-                    Sync::Deferred => self.unsynced.pending.store(true, Ordering::Release),
+                    KeySync::Now => sync_dir(&self.dir),
+                    KeySync::Deferred => self.unsynced.pending.store(true, Ordering::Release),
                 }
                 Ok(true)
             }
@@ -523,7 +523,7 @@ impl Bucket {
 
 /// When a new key is synced into the bucket directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sync {
+enum KeySync {
     /// At once: the write is a compare-and-swap.
     Now,
     /// With the next sync of the bucket directory (see [`Unsynced`]).
