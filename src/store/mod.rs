@@ -4,7 +4,9 @@
 //! read, write, delete and list keys, and replace a key's value only if nobody changed it since
 //! it was read.
 
+mod hooked;
 mod memory;
+pub use hooked::{Call, Counter, Hook, Hooked, Watched};
 pub use memory::MemoryStore;
 
 #[cfg(target_os = "wasi")]
