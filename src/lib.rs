@@ -4,7 +4,9 @@
 //! `wasi:http/incoming-handler` and keeps the document in the host's `wasi:keyvalue` store.
 //!
 //! - [`core`] is the pure document logic: pointers, reads and writes, patches, ETags,
-//!   limits and the storage layout. It never touches WASI.
+//!   limits and the encoding of the layout's records. It never touches WASI.
+//! - [`layout`] keeps the document in a store as a tree of pages: read snapshots, write
+//!   transactions and the write protocol.
 //! - [`store`] is the narrow byte-level [`store::Store`] trait the layout is written against,
 //!   with an in-memory implementation and, on WASI, the host key-value store.
 //! - [`service`] turns a plain [`service::Request`] into a [`service::Response`]:
@@ -12,6 +14,7 @@
 //! - `http` (WASI only) is the thin adapter between `wasi:http` and [`service`].
 
 pub mod core;
+pub mod layout;
 pub mod service;
 pub mod store;
 

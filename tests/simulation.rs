@@ -7,7 +7,7 @@
 //! acknowledged write must be in it. A failing run prints its seed;
 //! `JSONSTORE_SIMULATION_SEED=<seed> cargo test --test simulation` replays it.
 
-use jsonstore::core::layout::LayoutConfig;
+use jsonstore::layout::LayoutConfig;
 use jsonstore::service::{Config, Host, Request, Response, handle};
 use jsonstore::store::{MemoryStore, Store, StoreError, Swap};
 use serde_json::{Value, json};
@@ -97,9 +97,9 @@ impl Host for SimHost {
         let bytes = self.0.get().to_le_bytes();
         [bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], 0]
     }
-    /// Time passes while a writer backs off.
-    fn back_off(&self, _attempt: u32) {
-        self.0.set(self.0.get() + 16);
+    /// Time passes while a writer sleeps.
+    fn sleep_micros(&self, micros: u64) {
+        self.0.set(self.0.get() + micros.div_ceil(1000).max(1));
     }
 }
 

@@ -15,16 +15,31 @@ fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
 }
 
 #[test]
-fn core_and_service_never_import_wasi() {
+fn core_layout_and_service_never_import_wasi() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&root.join("core"), &mut files);
+    sources(&root.join("layout"), &mut files);
     sources(&root.join("service"), &mut files);
     assert!(files.len() > 5, "found the sources");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for name in ["wasi", "bindings", "wit_bindgen", "target_os"] {
             assert!(!text.contains(name), "{} mentions {name}: the core must stay pure", file.display());
+        }
+    }
+}
+
+/// The core deals in plain values: it reads and writes no store.
+#[test]
+fn the_core_does_no_io() {
+    let mut files = Vec::new();
+    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core"), &mut files);
+    assert!(files.len() > 5, "found the sources");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for name in ["use crate::store", "use crate::layout", "use crate::service", "std::fs", "std::net"] {
+            assert!(!text.contains(name), "{} has {name}: the core does no I/O", file.display());
         }
     }
 }

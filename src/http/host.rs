@@ -1,4 +1,4 @@
-//! The [`Host`] services on WASI: the wall clock, `wasi:random`, sleeping for back-off, and
+//! The [`Host`] services on WASI: the wall clock, `wasi:random`, sleep, and
 //! configuration variables from `wasi:config`.
 
 use crate::bindings::wasi::config::store as config;
@@ -20,10 +20,8 @@ impl Host for Wasi {
         bytes
     }
 
-    fn back_off(&self, attempt: u32) {
-        // Random exponential back-off, capped at 16 ms, so that writers spread out.
-        let ceiling_micros = 250u64 << attempt.min(6);
-        std::thread::sleep(Duration::from_micros(random::get_random_u64() % ceiling_micros));
+    fn sleep_micros(&self, micros: u64) {
+        std::thread::sleep(Duration::from_micros(micros));
     }
 }
 

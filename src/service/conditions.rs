@@ -1,13 +1,13 @@
 //! Conditional requests (RFC 9110 section 13): `If-Match` and `If-None-Match`.
 //!
 //! Tags are per path: a condition is checked against the value at the request's pointer.
-//! Writes check it inside the transaction, against the document they are about to change.
-//! Checking a write's conditions costs nothing when it has none: the tag is at hand in the
-//! layout (a node's hash) or hashes a small inline value.
+//! Writes check it inside the transaction, against the document they are about to change; a
+//! write without conditions does not compute the tag at all.
 
 use super::problem::Problem;
 use super::{Request, Response, respond};
 use crate::core::{Pointer, etag};
+use crate::layout::OpError;
 
 /// The conditions a request carries.
 #[derive(Debug, Clone, Default)]
@@ -36,18 +36,23 @@ impl Conditions {
         }
     }
 
-    /// For a write at `pointer`, whose value's tag is now `current`: `412` when a condition is
-    /// false.
-    pub fn check_write(&self, current: Option<&str>, pointer: &Pointer) -> Result<(), Problem> {
+    /// Whether the request carries any condition.
+    pub fn any(&self) -> bool {
+        self.if_match.is_some() || self.if_none_match.is_some()
+    }
+
+    /// For a write whose target's tag is now `current`: fails, naming the header, when a
+    /// condition is false.
+    pub fn check_write(&self, current: Option<&str>) -> Result<(), OpError> {
         if let Some(header) = &self.if_match
             && !etag::matches(header, current, false)
         {
-            return Err(Problem::precondition_failed("If-Match", pointer));
+            return Err(OpError::Precondition("If-Match"));
         }
         if let Some(header) = &self.if_none_match
             && etag::matches(header, current, true)
         {
-            return Err(Problem::precondition_failed("If-None-Match", pointer));
+            return Err(OpError::Precondition("If-None-Match"));
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use super::cors;
 use crate::core::json::DEPTH_MAX_LIMIT;
-use crate::core::layout::LayoutConfig;
+use crate::layout::LayoutConfig;
 
 /// The configuration variables JSONStore reads, with their defaults as text.
 ///

@@ -1,10 +1,10 @@
 //! The HTTP API as plain functions: a [`Request`] in, a [`Response`] out.
 //!
 //! A request is parsed into an [`Op`], run against a [`Store`], and rendered; every error is a
-//! [`Problem`]. Writes are optimistic transactions: read the document with
-//! [`Store::watch`], apply the operation to that copy, and commit it with [`Store::swap`],
-//! retrying from the start when another writer committed first. A failed operation never
-//! reaches the store, so it leaves the document untouched.
+//! [`Problem`], converted once from the layout's typed errors. Reads open a
+//! [`Snapshot`]; writes run [`Op::apply`] in [`layout::transact`], which owns the whole write
+//! protocol, and the [`Written`] outcome becomes a response after the commit. A failed
+//! operation never reaches the root record, so it leaves the document untouched.
 
 mod conditions;
 mod config;
@@ -12,16 +12,15 @@ pub mod cors;
 mod op;
 mod problem;
 mod respond;
-mod transact;
 
+pub use crate::layout::Host;
 pub use config::{Config, VARIABLES};
-pub use op::Op;
+pub use op::{Op, Written};
 pub use problem::Problem;
 
-use crate::core::layout::{Found, Garbage, Payload, Tree};
+use crate::layout::{self, Garbage, Snapshot};
 use crate::store::Store;
 use conditions::Conditions;
-use transact::transact;
 
 /// The methods JSONStore serves, for `Allow` headers.
 pub const ALLOW: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
@@ -29,10 +28,7 @@ pub const ALLOW: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
 /// The media types `PATCH` accepts, for `Accept-Patch` headers.
 pub const ACCEPT_PATCH: &str = "application/merge-patch+json, application/json-patch+json, application/json";
 
-pub use transact::{LEASE_MILLIS, WAIT_MILLIS_MAX, WRITE_ATTEMPTS_MAX};
-
-/// How many times a read starts again when writers replace what it is reading.
-pub const READ_ATTEMPTS_MAX: u32 = 20;
+pub use crate::layout::{LEASE_MILLIS, READ_ATTEMPTS_MAX, WAIT_MILLIS_MAX, WRITE_ATTEMPTS_MAX};
 
 /// An HTTP request, as the adapter hands it over.
 #[derive(Debug, Clone, Default)]
@@ -79,16 +75,6 @@ impl Response {
     }
 }
 
-/// What the service needs from its host besides the store.
-pub trait Host {
-    /// Milliseconds since the Unix epoch.
-    fn now_millis(&self) -> u64;
-    /// Random bytes.
-    fn random_bytes(&self) -> [u8; 9];
-    /// Waits a little before write attempt `attempt` (1-based) after a conflict.
-    fn back_off(&self, attempt: u32);
-}
-
 /// Writes a body to the given output.
 type WriteBody<'s> = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + 's>;
 
@@ -118,8 +104,7 @@ pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &
     let Served { mut response, stream, garbage } = serve(store, config, host, request.clone());
     if let Some(stream) = stream {
         if let Err(error) = stream.write_to(&mut response.body) {
-            return Problem::from(crate::core::layout::Error::Store(crate::store::StoreError(error.to_string())))
-                .into_response();
+            return Problem::from(crate::store::StoreError(error.to_string())).into_response();
         }
         response.headers.push(("content-length".into(), response.body.len().to_string()));
     }
@@ -130,10 +115,11 @@ pub fn handle<S: Store>(store: &S, config: &Config, host: &impl Host, request: &
 /// Serves one request; the caller sends the response and stream, then collects the garbage.
 pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut request: Request) -> Served<'s> {
     let head = request.method == "HEAD";
-    let (mut response, stream, garbage) =
-        match Op::parse(&mut request, config).and_then(|op| run(store, config, host, &request, op)) {
-            Ok(outcome) => outcome,
-            Err(problem) => (problem.into_response(), None, Garbage::default()),
+    let mut garbage = Garbage::default();
+    let (mut response, stream) =
+        match Op::parse(&mut request, config).and_then(|op| run(store, config, host, &request, op, &mut garbage)) {
+            Ok(answer) => answer,
+            Err(problem) => (problem.into_response(), None),
         };
     cors::add_headers(&mut response, &config.cors_allow_origin, Some(&request));
     if head {
@@ -146,68 +132,37 @@ pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut 
     Served { response, stream, garbage }
 }
 
+/// Runs a parsed request; a write leaves its garbage in `garbage`, whether it succeeded or not.
 fn run<'s, S: Store>(
     store: &'s S,
     config: &Config,
     host: &impl Host,
     request: &Request,
     op: Op,
-) -> Result<(Response, Option<Stream<'s>>, Garbage), Problem> {
+    garbage: &mut Garbage,
+) -> Result<(Response, Option<Stream<'s>>), Problem> {
     let conditions = Conditions::from_request(request);
     match op {
-        Op::Options => Ok((respond::options(), None, Garbage::default())),
+        Op::Options => Ok((respond::options(), None)),
         Op::Get(pointer) => {
-            let found = read(host, || Ok(Tree::find_now(store, config.layout, &pointer)?))?;
-            let (found, tag) = found.ok_or_else(|| Problem::not_found(&pointer))?;
-            if let Some(response) = conditions.check_read(&pointer, &tag)? {
-                return Ok((response, None, Garbage::default()));
+            let read = layout::read_consistent(host, || Snapshot::read_now(store, config.layout, &pointer))?;
+            let read = read.ok_or_else(|| Problem::not_found(&pointer))?;
+            if let Some(response) = conditions.check_read(&pointer, &read.tag)? {
+                return Ok((response, None));
             }
-            match found {
-                Found::Json(body) => Ok((respond::json(200, body, Some(tag)), None, Garbage::default())),
-                Found::Stream(tree, node) => {
-                    let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
-                    Ok((respond::json(200, Vec::new(), Some(tag)), Some(stream), Garbage::default()))
-                }
-            }
+            let tag = read.tag.clone();
+            let (body, stream) = respond::body(read);
+            Ok((respond::json(200, body, Some(tag)), stream))
         }
         write => {
-            let (mut response, garbage) = transact(store, config, host, |tree| {
-                conditions.check_write(tree.etag(write.pointer())?.as_deref(), write.pointer())?;
-                write.apply(tree, config, host)
-            })?;
-            if matches!(response.status, 200 | 201) && respond::prefers_minimal(request.header("prefer").as_deref()) {
-                return Ok((respond::minimal(response), None, garbage));
-            }
-            if !matches!(write, Op::Put(_, Payload::Json(_))) {
-                return Ok((response, None, garbage));
-            }
-            // A big value written from its text is sent back from the store, a page at a time.
-            let location = response.header("content-location").map(crate::core::path::parse);
-            let Some(Ok(location)) = location else { return Ok((response, None, garbage)) };
-            match Tree::find_now(store, config.layout, &location)? {
-                Some((Found::Stream(tree, node), _)) => {
-                    let stream = Stream(Box::new(move |out| tree.write_json(&node, out)));
-                    Ok((response, Some(stream), garbage))
-                }
-                Some((Found::Json(json), _)) => {
-                    response.body = json;
-                    Ok((response, None, garbage))
-                }
-                None => Ok((response, None, garbage)),
-            }
+            let (outcome, left) =
+                layout::transact(store, config.layout, host, |txn| write.apply(txn, &conditions, config, host));
+            garbage.absorb(left);
+            let written = outcome.map_err(|error| Problem::from_op(error, write.pointer()))?;
+            let minimal = respond::prefers_minimal(request.header("prefer").as_deref());
+            Ok(respond::written(store, config.layout, written, minimal)?)
         }
     }
-}
-
-/// Runs `attempt` until it reads a consistent tree.
-fn read<T>(host: &impl Host, mut attempt: impl FnMut() -> Result<T, Problem>) -> Result<T, Problem> {
-    for tries in 1..=READ_ATTEMPTS_MAX {
-        match attempt() {
-            Err(problem) if problem.kind == problem::STALE && tries < READ_ATTEMPTS_MAX => host.back_off(tries),
-            outcome => return outcome,
-        }
-    }
-    unreachable!("the last attempt returns")
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! Requests parsed into operations, and how each write operation changes the document.
 
+use super::conditions::Conditions;
 use super::problem::{Problem, too_deep};
-use super::{ACCEPT_PATCH, ALLOW, Config, Host, Request, Response, respond};
+use super::{ACCEPT_PATCH, ALLOW, Config, Host, Request};
 use crate::core::document::{self, Placed};
-use crate::core::layout::{Payload, Tree};
 use crate::core::patch;
 use crate::core::{Pointer, PointerBuf, json, path, push_id};
+use crate::layout::{OpError, Payload, Posted, Txn};
 use crate::store::Store;
 use json_patch::PatchOperation;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// One parsed request.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,59 +105,79 @@ impl Op {
         }
     }
 
-    /// Applies a write to the document in `tree` and renders its success response.
+    /// Applies a write to the document in `txn`, if `conditions` hold, and says what it did.
     /// Reads are not writes.
     pub fn apply<S: Store>(
         &self,
-        tree: &mut Tree<'_, S>,
+        txn: &mut Txn<'_, S>,
+        conditions: &Conditions,
         config: &Config,
         host: &impl Host,
-    ) -> Result<Response, Problem> {
+    ) -> Result<Written, OpError> {
         let pointer = self.pointer();
-        let failed = |error| Problem::from_op(error, pointer);
+        if conditions.any() {
+            conditions.check_write(txn.tag(pointer)?.as_deref())?;
+        }
         match self {
             Op::Put(pointer, value) => {
-                let (placed, location) = tree.put_payload(pointer, value.clone()).map_err(failed)?;
-                // A big value is streamed back after the commit (see `service::run`).
+                let (placed, location) = txn.put_payload(pointer, value.clone())?;
+                // A big value is streamed back from the store after the commit.
                 let body = match value {
-                    Payload::Json(_) => Vec::new(),
-                    Payload::Value(value) => serialize(value),
+                    Payload::Json(_) => None,
+                    Payload::Value(value) => Some(serialize(value)),
                 };
-                let mut response = respond::written(placed, &location, body, tag(tree, &location)?);
-                response.headers.push(("content-location".into(), path::render(&location)));
-                Ok(response)
+                let tag = tag(txn, &location)?;
+                Ok(Written::Value { placed, location, body, tag })
             }
             Op::Post(pointer, value) => {
                 let new_key = || push_id::new(host.now_millis(), host.random_bytes());
-                let location = tree.post(pointer, value.clone(), new_key).map_err(failed)?;
-                let last = location.back().expect("post adds a token").decoded().into_owned();
-                let in_array = tree.get(pointer)?.is_some_and(|collection| collection.is_array());
-                let receipt = match last.parse::<usize>() {
-                    Ok(index) if in_array => json!({"index": index}),
-                    _ => json!({"name": last}),
-                };
-                let mut response = respond::json(201, serde_json::to_vec(&receipt).expect("serializes"), None);
-                response.headers.push(("location".into(), path::render(&location)));
-                response.headers.push(("etag".into(), tag(tree, &location)?));
-                Ok(response)
+                let (location, posted) = txn.post(pointer, value.clone(), new_key)?;
+                let tag = tag(txn, &location)?;
+                Ok(Written::Posted { location, posted, tag })
             }
             Op::MergePatch(pointer, merge_patch) => {
-                let placed = tree.merge_patch(pointer, merge_patch).map_err(failed)?;
-                let value = patched_value(tree, pointer, config)?;
-                Ok(respond::written(placed, pointer, serialize(&value), tag(tree, pointer)?))
+                let placed = txn.merge_patch(pointer, merge_patch)?;
+                patched(txn, placed, pointer, config)
             }
             Op::JsonPatch(pointer, operations) => {
-                tree.json_patch(pointer, operations).map_err(failed)?;
-                let value = patched_value(tree, pointer, config)?;
-                Ok(respond::written(Placed::Replaced, pointer, serialize(&value), tag(tree, pointer)?))
+                txn.json_patch(pointer, operations)?;
+                patched(txn, Placed::Replaced, pointer, config)
             }
             Op::Delete(pointer) => {
-                tree.delete(pointer).map_err(failed)?;
-                Ok(Response::new(204))
+                txn.delete(pointer)?;
+                Ok(Written::Deleted)
             }
             Op::Options | Op::Get(_) => unreachable!("reads are not run as writes"),
         }
     }
+}
+
+/// What a write did, for its response, which is rendered once, after the commit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// A value created or replaced at `location`, with its JSON (`None`: to stream from the
+    /// store after the commit) and strong ETag.
+    Value {
+        /// Whether the value was created or replaced.
+        placed: Placed,
+        /// Where it is.
+        location: PointerBuf,
+        /// Its JSON, unless it is streamed from the store.
+        body: Option<Vec<u8>>,
+        /// Its strong ETag.
+        tag: String,
+    },
+    /// A value added to a collection by `POST`.
+    Posted {
+        /// Where it is.
+        location: PointerBuf,
+        /// Where in the collection.
+        posted: Posted,
+        /// Its strong ETag.
+        tag: String,
+    },
+    /// A value removed.
+    Deleted,
 }
 
 /// Bodies larger than this are stored as they are parsed, without a parsed copy in memory.
@@ -167,17 +188,18 @@ fn serialize(value: &Value) -> Vec<u8> {
 }
 
 /// The ETag of the value just written at `pointer`.
-fn tag<S: Store>(tree: &Tree<'_, S>, pointer: &Pointer) -> Result<String, Problem> {
-    tree.etag(pointer)?.ok_or_else(|| Problem::not_found(pointer))
+fn tag<S: Store>(txn: &Txn<'_, S>, pointer: &Pointer) -> Result<String, OpError> {
+    txn.tag(pointer)?.ok_or(OpError::NotFound)
 }
 
-/// The value at `pointer` after a patch, checked against the depth limit.
-fn patched_value<S: Store>(tree: &Tree<'_, S>, pointer: &Pointer, config: &Config) -> Result<Value, Problem> {
-    let value = tree.get(pointer)?.ok_or_else(|| Problem::not_found(pointer))?;
+/// What a patch at `pointer` did: the value now there, checked against the depth limit.
+fn patched<S: Store>(txn: &Txn<'_, S>, placed: Placed, pointer: &Pointer, config: &Config) -> Result<Written, OpError> {
+    let value = txn.value(pointer)?.ok_or(OpError::NotFound)?;
     if pointer.count() + document::depth(&value) > config.depth_max {
-        return Err(too_deep(config.depth_max));
+        return Err(OpError::TooDeep(config.depth_max));
     }
-    Ok(value)
+    let tag = tag(txn, pointer)?;
+    Ok(Written::Value { placed, location: pointer.to_buf(), body: Some(serialize(&value)), tag })
 }
 
 fn unsupported_media_type(method: &str, media_type: Option<&str>, accepted: &str) -> Problem {

@@ -6,10 +6,10 @@
 use super::Response;
 use crate::core::document::Conflict;
 use crate::core::json::JsonError;
-use crate::core::layout::{self, OpError};
 use crate::core::patch::PatchError;
 use crate::core::path::PathError;
 use crate::core::{Pointer, path};
+use crate::layout::{self, OpError};
 use crate::store::StoreError;
 use serde_json::{Map, Value};
 
@@ -180,12 +180,11 @@ impl From<StoreError> for Problem {
     }
 }
 
-/// The kind of the problem a read gets when writers replaced what it was reading; the service
-/// starts such a request again rather than answer with it.
-pub const STALE: &str = "stale-read";
+/// The kind of the problem a read gets when writers kept replacing what it was reading.
+const STALE: &str = "stale-read";
 
 /// The kind of the problem a write gets when it would take the store past its key budget.
-pub const INSUFFICIENT_STORAGE: &str = "insufficient-storage";
+const INSUFFICIENT_STORAGE: &str = "insufficient-storage";
 
 impl From<layout::Error> for Problem {
     fn from(error: layout::Error) -> Self {
@@ -204,6 +203,9 @@ impl From<layout::Error> for Problem {
                 Problem::new(503, STALE, "Service Unavailable", format!("{stale}; try again"))
                     .header("retry-after", "1")
             }
+            busy @ (layout::Error::Contention { .. } | layout::Error::Unelected { .. }) => {
+                Problem::new(503, "contention", "Too Much Contention", busy.to_string()).header("retry-after", "1")
+            }
         }
     }
 }
@@ -215,6 +217,8 @@ impl Problem {
             OpError::NotFound => Problem::not_found(pointer),
             OpError::Conflict(conflict) => conflict.into(),
             OpError::Patch(error) => error.into(),
+            OpError::Precondition(header) => Problem::precondition_failed(header, pointer),
+            OpError::TooDeep(depth_max) => too_deep(depth_max),
             OpError::Layout(error) => error.into(),
         }
     }

@@ -1,48 +1,16 @@
 //! Tests of the layout's promises: size limits, cost per write, garbage collection, tags.
 
+use super::records::NODE_PREFIX;
+use super::root::{self, ROOT_KEY};
 use super::*;
-use crate::core::PointerBuf;
-use crate::store::{MemoryStore, StoreError};
+use crate::core::record::root::FORMAT;
+use crate::core::record::{self as node, Child, Kind, RootRecord};
+use crate::core::{Pointer, PointerBuf};
+use crate::store::{Counter, Hooked, MemoryStore, Store, Swap};
 use serde_json::{Value, json};
 
-/// A store that counts the bytes read and written through it.
-#[derive(Default)]
-struct Counting {
-    inner: MemoryStore,
-    read: Cell<usize>,
-    written: Cell<usize>,
-}
-
-impl Store for Counting {
-    type Watch = <MemoryStore as Store>::Watch;
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = self.inner.get(key)?;
-        self.read.set(self.read.get() + value.as_ref().map_or(0, Vec::len));
-        Ok(value)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.written.set(self.written.get() + value.len());
-        self.inner.set(key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key)
-    }
-    fn keys(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.keys()
-    }
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        self.inner.increment(key, delta)
-    }
-    fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError> {
-        let (watch, value) = self.inner.watch(key)?;
-        self.read.set(self.read.get() + value.as_ref().map_or(0, Vec::len));
-        Ok((watch, value))
-    }
-    fn swap(&self, watch: Self::Watch, value: &[u8]) -> Result<Swap, StoreError> {
-        self.written.set(self.written.get() + value.len());
-        self.inner.swap(watch, value)
-    }
-}
+/// A store that counts what is read and written through it.
+type Counting = Hooked<MemoryStore, Counter>;
 
 /// A layout with these sizes and no key budget.
 fn layout(inline_bytes_max: usize, page_bytes_target: usize, chunk_bytes_max: usize, sweep_every: u64) -> LayoutConfig {
@@ -54,16 +22,16 @@ fn ptr(s: &str) -> PointerBuf {
 }
 
 /// Runs `write` in a transaction and commits it.
-fn write<S: Store>(store: &S, config: LayoutConfig, write: impl FnOnce(&mut Tree<'_, S>)) {
-    let (mut tree, watch) = Tree::watch(store, config, 7).unwrap();
-    write(&mut tree);
-    let (swap, garbage) = tree.commit(watch).unwrap();
+fn write<S: Store>(store: &S, config: LayoutConfig, write: impl FnOnce(&mut Txn<'_, S>)) {
+    let mut txn = Txn::begin(store, config, 7).unwrap();
+    write(&mut txn);
+    let (swap, garbage) = txn.commit().unwrap();
     assert_eq!(swap, Swap::Done);
     garbage.collect(store, config);
 }
 
 fn read<S: Store>(store: &S, config: LayoutConfig, pointer: &str) -> Option<Value> {
-    Tree::read(store, config).unwrap().get(&ptr(pointer)).unwrap()
+    Snapshot::open(store, config).unwrap().value(&ptr(pointer)).unwrap()
 }
 
 /// About `items` records of 200 bytes each.
@@ -102,17 +70,21 @@ fn a_leaf_write_touches_a_path_not_the_document() {
     write(&store, config, |tree| {
         tree.put(&ptr(""), doc).unwrap();
     });
-    store.read.set(0);
-    store.written.set(0);
+    store.hook.read_bytes.set(0);
+    store.hook.written_bytes.set(0);
     write(&store, config, |tree| {
         tree.put(&ptr("/items/12345/name"), json!("renamed")).unwrap();
     });
     assert_eq!(read(&store, config, "/items/12345/name"), Some(json!("renamed")));
-    let touched = store.read.get() + store.written.get();
+    let touched = store.hook.read_bytes.get() + store.hook.written_bytes.get();
     assert!(touched < document_bytes / 30, "a leaf write touched {touched} bytes of a {document_bytes}-byte document");
-    store.read.set(0);
+    store.hook.read_bytes.set(0);
     assert_eq!(read(&store, config, "/items/19999/id"), Some(json!(19999)));
-    assert!(store.read.get() < document_bytes / 30, "a leaf read touched {} bytes", store.read.get());
+    assert!(
+        store.hook.read_bytes.get() < document_bytes / 30,
+        "a leaf read touched {} bytes",
+        store.hook.read_bytes.get()
+    );
 }
 
 #[test]
@@ -131,8 +103,8 @@ fn garbage_is_collected_under_a_rewrite_loop() {
         assert!(store.len() < settled * 2, "the store grew to {} keys from {settled}", store.len());
     }
     // A failed writer's leftovers, built on an old generation, are swept too.
-    let (tree, _watch) = Tree::watch(&store, config, 0xabcdef).unwrap();
-    tree.write_record(b"Sorphan").unwrap();
+    let mut txn = Txn::begin(&store, config, 0xabcdef).unwrap();
+    txn.write(b"Sorphan").unwrap();
     for _ in 0..config.sweep_every {
         write(&store, config, |tree| {
             tree.put(&ptr("/meta/touch"), json!(1)).unwrap();
@@ -172,10 +144,10 @@ fn the_sweep_spares_what_a_concurrent_writer_is_building() {
     write(&store, config, |tree| {
         tree.put(&ptr(""), json!({"a": [1, 2, 3], "b": "some text"})).unwrap();
     });
-    let (mut building, watch) = Tree::watch(&store, config, 5).unwrap();
+    let mut building = Txn::begin(&store, config, 5).unwrap();
     building.put(&ptr("/c"), json!({"new": "value with some length"})).unwrap();
-    assert_eq!(Tree::sweep(&store, config).unwrap(), 0);
-    assert_eq!(building.commit(watch).unwrap().0, Swap::Done);
+    assert_eq!(gc::sweep(&store, config).unwrap(), 0);
+    assert_eq!(building.commit().unwrap().0, Swap::Done);
     assert_eq!(read(&store, config, "/c/new"), Some(json!("value with some length")));
     assert_eq!(read(&store, config, "/a/2"), Some(json!(3)));
 }
@@ -185,7 +157,7 @@ fn tags_follow_content() {
     let config = layout(8, 64, 4096, 1000);
     let store = MemoryStore::new();
     let value = json!({"list": [1, 2, 3, 4, 5, 6], "text": "long enough to be stored apart"});
-    let tag = |store: &MemoryStore, pointer: &str| Tree::read(store, config).unwrap().etag(&ptr(pointer)).unwrap();
+    let tag = |store: &MemoryStore, pointer: &str| Snapshot::open(store, config).unwrap().tag(&ptr(pointer)).unwrap();
     write(&store, config, |tree| {
         tree.put(&ptr("/a"), value.clone()).unwrap();
         tree.put(&ptr("/b"), value.clone()).unwrap();
@@ -207,17 +179,17 @@ fn a_conflicting_commit_leaves_its_records_to_the_sweep() {
         tree.put(&ptr(""), json!({"a": "first value here"})).unwrap();
     });
     let keys = store.len();
-    let (mut loser, watch) = Tree::watch(&store, config, 1).unwrap();
+    let mut loser = Txn::begin(&store, config, 1).unwrap();
     // Too big for the root record (64 bytes here): it writes records of its own.
     loser.put(&ptr("/b"), json!(["a value", "b value", "c value", "d value", "e value", "f value"])).unwrap();
     write(&store, config, |tree| {
         tree.put(&ptr("/c"), json!(1)).unwrap();
     });
-    let (swap, garbage) = loser.commit(watch).unwrap();
+    let (swap, garbage) = loser.commit().unwrap();
     assert_eq!(swap, Swap::Conflict);
     assert!(garbage.is_empty(), "a conflicted transaction's records are left to the sweep");
     assert!(store.len() > keys + 1);
-    Tree::sweep(&store, config).unwrap();
+    gc::sweep(&store, config).unwrap();
     assert!(store.len() <= keys + 1, "{} keys, {keys} before", store.len());
     assert_eq!(read(&store, config, ""), Some(json!({"a": "first value here", "c": 1})));
 }
@@ -232,8 +204,8 @@ fn stored_both_ways(config: LayoutConfig, json: &str) -> [(Option<String>, Optio
         write(&store, config, |tree| {
             tree.put_payload(&ptr(""), payload).unwrap();
         });
-        let tree = Tree::read(&store, config).unwrap();
-        (tree.etag(&ptr("")).unwrap(), tree.get(&ptr("")).unwrap(), store.len())
+        let snapshot = Snapshot::open(&store, config).unwrap();
+        (snapshot.tag(&ptr("")).unwrap(), snapshot.value(&ptr("")).unwrap(), store.len())
     })
 }
 
@@ -295,13 +267,13 @@ fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
 fn format_2_records_are_read() {
     let store = MemoryStore::new();
     let config = LayoutConfig::default();
-    store.set(super::ROOT_KEY, br#"2{"generation":4,"root":{"v":{"a":[1,2]}}}"#).unwrap();
+    store.set(ROOT_KEY, br#"2{"generation":4,"root":{"v":{"a":[1,2]}}}"#).unwrap();
     assert_eq!(read(&store, config, ""), Some(json!({"a": [1, 2]})));
     write(&store, config, |tree| {
         tree.put(&ptr("/b"), json!(3)).unwrap();
     });
     assert_eq!(read(&store, config, ""), Some(json!({"a": [1, 2], "b": 3})));
-    assert_eq!(store.get(super::ROOT_KEY).unwrap().unwrap()[0], super::FORMAT);
+    assert_eq!(store.get(ROOT_KEY).unwrap().unwrap()[0], FORMAT);
 }
 
 /// Root records decode to what was encoded; malformed ones are corrupt, not a panic.
@@ -324,7 +296,7 @@ fn root_records_round_trip() {
             root: Some(node),
         },
     ] {
-        assert_eq!(decode_root(Some(&record.encode())).unwrap(), record);
+        assert_eq!(root::decode(Some(&record.encode())).unwrap(), record);
     }
     for bad in [
         &b"3{}"[..],
@@ -334,7 +306,7 @@ fn root_records_round_trip() {
         b"3[]",
         b"9{}",
     ] {
-        assert!(matches!(decode_root(Some(bad)), Err(Error::Corrupt(_))), "{}", String::from_utf8_lossy(bad));
+        assert!(matches!(root::decode(Some(bad)), Err(Error::Corrupt(_))), "{}", String::from_utf8_lossy(bad));
     }
 }
 
@@ -350,10 +322,10 @@ fn streamed(config: LayoutConfig, value: &Value, as_text: bool) -> Vec<u8> {
     write(&store, config, |tree| {
         tree.put_payload(&ptr(""), payload).unwrap();
     });
-    let tree = Tree::read(&store, config).unwrap();
+    let snapshot = Snapshot::open(&store, config).unwrap();
     let mut out = Vec::new();
-    match tree.read_at(&ptr("")).unwrap().unwrap().0 {
-        Reading::Node(node) => tree.write_json(&node, &mut out).unwrap(),
+    match snapshot.read(&ptr("")).unwrap().unwrap().0 {
+        Reading::Node(node) => snapshot.write_json(&node, &mut out).unwrap(),
         Reading::Json(json) => out = json,
     }
     out
@@ -389,25 +361,21 @@ proptest::proptest! {
     }
 }
 
-/// What `Tree::find_now` answers, and what reading the whole tree answers, as JSON and tag.
+/// What [`Snapshot::read_now`] answers, and what reading a snapshot answers, as JSON and tag.
 fn found_both_ways(store: &MemoryStore, config: LayoutConfig, pointer: &Pointer) -> [Option<(Vec<u8>, String)>; 2] {
-    let tree = Tree::read(store, config).unwrap();
-    let read = tree.read_at(pointer).unwrap().map(|(reading, tag)| match reading {
-        Reading::Json(json) => (json, tag),
+    let json = |snapshot: &Snapshot<'_, MemoryStore>, reading: Reading| match reading {
+        Reading::Json(json) => json,
         Reading::Node(node) => {
             let mut out = Vec::new();
-            tree.write_json(&node, &mut out).unwrap();
-            (out, tag)
+            snapshot.write_json(&node, &mut out).unwrap();
+            out
         }
-    });
-    let found = Tree::find_now(store, config, pointer).unwrap().map(|(found, tag)| match found {
-        Found::Json(json) => (json, tag),
-        Found::Stream(tree, node) => {
-            let mut out = Vec::new();
-            tree.write_json(&node, &mut out).unwrap();
-            (out, tag)
-        }
-    });
+    };
+    let snapshot = Snapshot::open(store, config).unwrap();
+    let read = snapshot.read(pointer).unwrap().map(|(reading, tag)| (json(&snapshot, reading), tag));
+    let found = Snapshot::read_now(store, config, pointer)
+        .unwrap()
+        .map(|Read { snapshot, reading, tag }| (json(&snapshot, reading), tag));
     [found, read]
 }
 

@@ -6,17 +6,18 @@
 //! Only the target of a patch is read whole. The changed children are written back up the walked
 //! path, so a write costs the path's pages plus the value it writes.
 
-use super::edit::Edit;
-use super::node::{Child, Kind, NodeRef};
-use super::{Error, Tree};
+use super::Error;
+use super::build::Edit;
+use super::snapshot::{Walk, prefix, rest};
+use super::txn::Txn;
 use crate::core::document::{self, Conflict, Placed};
 use crate::core::patch::{self, PatchError};
-use crate::core::{Pointer, PointerBuf, Token, etag};
+use crate::core::record::{Child, Kind, NodeRef};
+use crate::core::{Pointer, PointerBuf, Token};
 use crate::store::Store;
 use json_patch::PatchOperation;
 use jsonptr::index::Index;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 
 /// Why an operation on the tree failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,10 @@ pub enum OpError {
     Conflict(Conflict),
     /// A JSON Patch failed.
     Patch(PatchError),
+    /// A condition of the write (`If-Match` or `If-None-Match`, named here) is false.
+    Precondition(&'static str),
+    /// The write would nest the document deeper than this limit.
+    TooDeep(usize),
     /// The layout could not be read or written.
     Layout(Error),
 }
@@ -74,88 +79,21 @@ impl Payload {
     }
 }
 
-/// What [`Tree::read_at`] found.
-#[derive(Debug)]
-pub enum Reading {
-    /// A child stored as a node of its own, to stream with [`Tree::write_json`].
-    Node(Child),
-    /// The JSON of a value held inline.
-    Json(Vec<u8>),
+/// Where a POST added its value, learnt from the collection it added to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// At this index of an array.
+    Element(usize),
+    /// Under this new name in an object.
+    Member(String),
 }
 
-/// One step of a walk: a stored collection and the member taken in it.
-struct Step {
-    node: NodeRef,
-    token: Token<'static>,
-}
-
-/// Where a walk stopped: the steps taken, and the child reached (`None`: no document).
-struct Walk {
-    steps: Vec<Step>,
-    reached: Option<Child>,
-}
-
-impl Walk {
-    fn depth(&self) -> usize {
-        self.steps.len()
-    }
-
-    /// The reached child, when it is a stored collection.
-    fn collection(&self) -> Option<&NodeRef> {
-        match &self.reached {
-            Some(Child::Node(node)) if node.kind != Kind::Scalar => Some(node),
-            _ => None,
-        }
-    }
-}
-
-impl<S: Store> Tree<'_, S> {
-    fn chunk_payload(&self, payload: Payload) -> Result<Child, Error> {
+impl<S: Store> Txn<'_, S> {
+    fn store_payload(&mut self, payload: Payload) -> Result<Child, Error> {
         match payload {
-            Payload::Value(value) => self.chunk(value),
-            Payload::Json(json) => self.chunk_json(&json),
+            Payload::Value(value) => self.store_value(value),
+            Payload::Json(json) => self.store_json(&json),
         }
-    }
-
-    /// The value at `pointer`, read whole.
-    pub fn get(&self, pointer: &Pointer) -> Result<Option<Value>, Error> {
-        let mut depth = 0;
-        let Some(reached) = self.follow(pointer, pointer.count(), |_, _| depth += 1)? else { return Ok(None) };
-        if depth == pointer.count() {
-            return self.value_of(&reached).map(Some);
-        }
-        match &*reached {
-            Child::Inline(value) => Ok(document::get(Some(value), &rest(pointer, depth)).cloned()),
-            Child::Node(_) => Ok(None),
-        }
-    }
-
-    /// The value at `pointer`, for a response, and its strong ETag (see [`Tree::etag`]), in
-    /// one walk: a stored collection or scalar to stream with [`Tree::write_json`], or the
-    /// JSON of a value held inline.
-    pub fn read_at(&self, pointer: &Pointer) -> Result<Option<(Reading, String)>, Error> {
-        let mut depth = 0;
-        let Some(reached) = self.follow(pointer, pointer.count(), |_, _| depth += 1)? else { return Ok(None) };
-        if let Child::Inline(value) = &*reached {
-            return Ok(document::get(Some(value), &rest(pointer, depth)).map(|value| {
-                let json = serde_json::to_vec(value).expect("a Value always serializes");
-                let tag = etag::of(&json);
-                (Reading::Json(json), tag)
-            }));
-        }
-        if depth < pointer.count() {
-            return Ok(None);
-        }
-        let child = reached.into_owned();
-        let Child::Node(node) = &child else { unreachable!("not inline") };
-        let tag = format!("\"{}\"", node.hash);
-        Ok(Some((Reading::Node(child), tag)))
-    }
-
-    /// The strong ETag of the value at `pointer`: its node's content hash, or for an inline
-    /// value, the hash of its JSON.
-    pub fn etag(&self, pointer: &Pointer) -> Result<Option<String>, Error> {
-        Ok(self.read_at(pointer)?.map(|(_, tag)| tag))
     }
 
     /// Creates or replaces the value at `pointer`, like [`document::put`].
@@ -163,20 +101,23 @@ impl<S: Store> Tree<'_, S> {
         self.put_payload(pointer, Payload::Value(value))
     }
 
-    /// [`Tree::put`] for a value given as JSON text, which is stored as it is parsed when its
+    /// [`Txn::put`] for a value given as JSON text, which is stored as it is parsed when its
     /// place is in a stored collection or the root (the usual case for a big value).
     pub fn put_payload(&mut self, pointer: &Pointer, value: Payload) -> Result<(Placed, PointerBuf), OpError> {
         let Some((parent, last)) = pointer.split_back() else {
-            let placed = if self.root.is_some() { Placed::Replaced } else { Placed::Created };
-            self.retire_child(self.root.clone());
+            let old = self.take_root();
+            let placed = if old.is_some() { Placed::Replaced } else { Placed::Created };
+            self.retire_child(old);
             // Text short enough for the root record whatever its spacing is parsed, so that the
             // document is stored the same way from either form.
-            self.root = Some(match value {
-                Payload::Json(json) if json.len() > 4 * self.root_inline_max() => {
-                    self.settle_root(self.chunk_json(&json)?)?
+            let root = match value {
+                Payload::Json(json) if json.len() > 4 * self.config.root_inline_max() => {
+                    let stored = self.store_json(&json)?;
+                    self.settle_root(stored)?
                 }
-                payload => self.chunk_root(payload.into_value()?)?,
-            });
+                payload => self.store_root_value(payload.into_value()?)?,
+            };
+            self.set_root(Some(root));
             return Ok((placed, PointerBuf::new()));
         };
         let walk = self.walk(pointer, parent.count())?;
@@ -202,11 +143,11 @@ impl<S: Store> Tree<'_, S> {
                 .into_iter()
                 .rev()
                 .fold(value, |value, token| value.wrap(&token.decoded()));
-            let child = self.chunk_payload(nested)?;
+            let child = self.store_payload(nested)?;
             self.set_member(walk, node, Edit::Set(token.decoded().into_owned(), child))?;
             return Ok((Placed::Created, pointer.to_buf()));
         }
-        let child = self.chunk_payload(value)?;
+        let child = self.store_payload(value)?;
         match node.kind {
             Kind::Object => {
                 let name = last.decoded().into_owned();
@@ -224,7 +165,8 @@ impl<S: Store> Tree<'_, S> {
                     self.set_member(walk, node, Edit::Insert(index, child))?;
                     Ok((Placed::Created, location))
                 } else {
-                    self.retire_child(self.element(&node, index)?);
+                    let old = self.element(&node, index)?;
+                    self.retire_child(old);
                     self.set_member(walk, node, Edit::Replace(index, child))?;
                     Ok((Placed::Replaced, location))
                 }
@@ -232,25 +174,26 @@ impl<S: Store> Tree<'_, S> {
         }
     }
 
-    /// Adds `value` to the collection at `pointer`, like [`document::post`].
+    /// Adds `value` to the collection at `pointer`, like [`document::post`]; says where, from
+    /// the collection it read on the way (no second read of the collection).
     pub fn post(
         &mut self,
         pointer: &Pointer,
         value: Value,
         new_key: impl FnOnce() -> String,
-    ) -> Result<PointerBuf, OpError> {
+    ) -> Result<(PointerBuf, Posted), OpError> {
         let walk = self.walk(pointer, pointer.count())?;
         match walk.collection().cloned() {
             Some(node) if walk.depth() == pointer.count() => {
-                let child = self.chunk(value)?;
+                let child = self.store_value(value)?;
                 if node.kind == Kind::Array {
                     let index = node.len as usize;
                     self.set_member(walk, node, Edit::Insert(index, child))?;
-                    Ok(pointer.with_trailing_token(Token::from(index)))
+                    Ok((pointer.with_trailing_token(Token::from(index)), Posted::Element(index)))
                 } else {
                     let name = new_key();
                     self.set_member(walk, node, Edit::Set(name.clone(), child))?;
-                    Ok(pointer.with_trailing_token(Token::new(name)))
+                    Ok((pointer.with_trailing_token(Token::new(name.clone())), Posted::Member(name)))
                 }
             }
             // The target is missing: as `document::post` does, put a new object there.
@@ -258,18 +201,28 @@ impl<S: Store> Tree<'_, S> {
                 let name = new_key();
                 let collection = Value::Object(Map::from_iter([(name.clone(), value)]));
                 self.put(pointer, collection)?;
-                Ok(pointer.with_trailing_token(Token::new(name)))
+                Ok((pointer.with_trailing_token(Token::new(name.clone())), Posted::Member(name)))
             }
-            None => self.in_value(walk, pointer, |doc, rest| {
-                document::post(doc, rest, value, new_key).map_err(OpError::Conflict)
-            }),
+            None => {
+                let target = rest(pointer, walk.depth());
+                self.in_value(walk, pointer, |doc, rest| {
+                    let location = document::post(doc, rest, value, new_key).map_err(OpError::Conflict)?;
+                    let in_array = document::get(doc.as_ref(), &target).is_some_and(Value::is_array);
+                    let last = location.back().expect("a post adds a token").decoded().into_owned();
+                    let posted = match last.parse() {
+                        Ok(index) if in_array => Posted::Element(index),
+                        _ => Posted::Member(last),
+                    };
+                    Ok((location, posted))
+                })
+            }
         }
     }
 
     /// Removes the value at `pointer`, like [`document::delete`].
     pub fn delete(&mut self, pointer: &Pointer) -> Result<(), OpError> {
         let Some((parent, last)) = pointer.split_back() else {
-            let root = self.root.take().ok_or(OpError::NotFound)?;
+            let root = self.take_root().ok_or(OpError::NotFound)?;
             self.retire_child(Some(root));
             return Ok(());
         };
@@ -290,7 +243,8 @@ impl<S: Store> Tree<'_, S> {
             }
             _ => match last.to_index() {
                 Ok(Index::Num(index)) if index < node.len as usize => {
-                    self.retire_child(self.element(&node, index)?);
+                    let old = self.element(&node, index)?;
+                    self.retire_child(old);
                     Edit::RemoveAt(index)
                 }
                 _ => return Err(OpError::NotFound),
@@ -326,44 +280,6 @@ impl<S: Store> Tree<'_, S> {
         })
     }
 
-    /// Walks from the root along at most `limit` tokens of `pointer`, through stored
-    /// collections whose members exist.
-    fn walk(&self, pointer: &Pointer, limit: usize) -> Result<Walk, Error> {
-        let mut steps = Vec::new();
-        let reached = self.follow(pointer, limit, |node, token| steps.push(Step { node: node.clone(), token }))?;
-        Ok(Walk { steps, reached: reached.map(Cow::into_owned) })
-    }
-
-    /// Follows `pointer` down from the root through stored collections, at most `limit` steps,
-    /// telling `step` each collection passed and the token taken in it; returns the child
-    /// reached. The root is borrowed rather than copied: reads of a small document follow it
-    /// all in memory.
-    fn follow(
-        &self,
-        pointer: &Pointer,
-        limit: usize,
-        mut step: impl FnMut(&NodeRef, Token<'static>),
-    ) -> Result<Option<Cow<'_, Child>>, Error> {
-        let mut reached = self.root.as_ref().map(Cow::Borrowed);
-        for token in pointer.tokens().take(limit) {
-            let node = match reached.as_deref() {
-                Some(Child::Node(node)) if node.kind != Kind::Scalar => node,
-                _ => break,
-            };
-            let child = match node.kind {
-                Kind::Object => self.member(node, &token.decoded())?,
-                _ => match token.to_index() {
-                    Ok(Index::Num(index)) => self.element(node, index)?,
-                    _ => None,
-                },
-            };
-            let Some(child) = child else { break };
-            step(node, token.into_owned());
-            reached = Some(Cow::Owned(child));
-        }
-        Ok(reached)
-    }
-
     /// Applies a plain operation to the value the walk reached, read into memory, with the
     /// rest of the pointer; then stores the result in its place.
     fn in_value<T: Relocate>(
@@ -379,7 +295,8 @@ impl<S: Store> Tree<'_, S> {
         self.retire_child(walk.reached.clone());
         match doc {
             Some(value) => {
-                let child = if walk.steps.is_empty() { self.chunk_root(value)? } else { self.chunk(value)? };
+                let child =
+                    if walk.passed.is_empty() { self.store_root_value(value)? } else { self.store_value(value)? };
                 self.replace_reached(walk, child)?;
             }
             None => self.remove_reached(walk)?,
@@ -395,29 +312,30 @@ impl<S: Store> Tree<'_, S> {
 
     /// Puts `child` where the walk ended and rewrites the collections above it.
     fn replace_reached(&mut self, walk: Walk, mut child: Child) -> Result<(), Error> {
-        for step in walk.steps.into_iter().rev() {
-            let edit = match step.node.kind {
-                Kind::Object => Edit::Set(step.token.decoded().into_owned(), child),
-                _ => Edit::Replace(index_of(&step.token), child),
+        for passed in walk.passed.into_iter().rev() {
+            let edit = match passed.node.kind {
+                Kind::Object => Edit::Set(passed.token.decoded().into_owned(), child),
+                _ => Edit::Replace(index_of(&passed.token), child),
             };
-            child = self.edit(&step.node, edit)?;
+            child = self.edit(&passed.node, edit)?;
         }
-        self.root = Some(self.settle_root(child)?);
+        let root = self.settle_root(child)?;
+        self.set_root(Some(root));
         Ok(())
     }
 
     /// Removes what the walk reached from its parent (a plain `document::delete` of a whole
     /// reached value only happens at the root).
     fn remove_reached(&mut self, mut walk: Walk) -> Result<(), Error> {
-        let Some(step) = walk.steps.pop() else {
-            self.root = None;
+        let Some(passed) = walk.passed.pop() else {
+            self.set_root(None);
             return Ok(());
         };
-        let edit = match step.node.kind {
-            Kind::Object => Edit::Remove(step.token.decoded().into_owned()),
-            _ => Edit::RemoveAt(index_of(&step.token)),
+        let edit = match passed.node.kind {
+            Kind::Object => Edit::Remove(passed.token.decoded().into_owned()),
+            _ => Edit::RemoveAt(index_of(&passed.token)),
         };
-        let child = self.edit(&step.node, edit)?;
+        let child = self.edit(&passed.node, edit)?;
         walk.reached = None;
         self.replace_reached(walk, child)
     }
@@ -444,6 +362,12 @@ impl Relocate for PointerBuf {
     }
 }
 
+impl Relocate for (PointerBuf, Posted) {
+    fn relocate(self, base: &Pointer) -> Self {
+        (base.concat(&self.0), self.1)
+    }
+}
+
 impl Relocate for (Placed, PointerBuf) {
     fn relocate(self, base: &Pointer) -> Self {
         (self.0, base.concat(&self.1))
@@ -460,16 +384,6 @@ impl Relocate for OpError {
             other => other,
         }
     }
-}
-
-/// The first `depth` tokens of `pointer`.
-fn prefix(pointer: &Pointer, depth: usize) -> PointerBuf {
-    PointerBuf::from_tokens(pointer.tokens().take(depth))
-}
-
-/// `pointer` without its first `depth` tokens.
-fn rest(pointer: &Pointer, depth: usize) -> PointerBuf {
-    PointerBuf::from_tokens(pointer.tokens().skip(depth))
 }
 
 fn index_of(token: &Token) -> usize {

@@ -4,28 +4,28 @@
 //! small values stay inline, array pages are written as they fill, so memory holds the text,
 //! the current path and one page per open array. Object members must be sorted, so an object's
 //! own members are held until it closes (its large children are already stored). Pages are cut
-//! by the same rule as [`Tree::pack`](super::Tree), so the stored tree, and every hash, is the
+//! by the same rule as [`Txn::pack`], so the stored tree, and every hash, is the
 //! same as when the value is stored from a `Value`.
 
-use super::edit::cut_after;
-use super::node::{self, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
-use super::{Error, Tree};
+use super::Error;
+use super::build::cut_after;
+use super::txn::Txn;
+use crate::core::record::{self as node, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
 use crate::store::Store;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use std::cell::RefCell;
 use std::fmt;
 
-impl<S: Store> Tree<'_, S> {
+impl<S: Store> Txn<'_, S> {
     /// Stores the JSON text `json`, returning how its parent refers to it.
     ///
     /// `json` must already be known to be valid JSON, nested no deeper than a document may
     /// be; a layout failure comes back as itself.
-    pub(super) fn chunk_json(&self, json: &[u8]) -> Result<Child, Error> {
-        let failure = RefCell::new(None);
+    pub(super) fn store_json(&mut self, json: &[u8]) -> Result<Child, Error> {
+        let mut failure = None;
         let mut deserializer = crate::core::json::unbounded(json);
-        let outcome = Seed { tree: self, failure: &failure }.deserialize(&mut deserializer);
-        if let Some(error) = failure.into_inner() {
+        let outcome = Seed { txn: self, failure: &mut failure }.deserialize(&mut deserializer);
+        if let Some(error) = failure {
             return Err(error);
         }
         let (child, _) = outcome.map_err(|error| Error::Corrupt(format!("the body is not valid JSON: {error}")))?;
@@ -38,39 +38,39 @@ impl<S: Store> Tree<'_, S> {
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// Parses one value and stores it; returns the child and, when inline, its JSON length.
-struct Seed<'a, 't, 's, S: Store> {
-    tree: &'a Tree<'s, S>,
-    failure: &'t RefCell<Option<Error>>,
+struct Seed<'a, 's, S: Store> {
+    txn: &'a mut Txn<'s, S>,
+    /// The layout failure that stopped the parse, if one did.
+    failure: &'a mut Option<Error>,
 }
 
-impl<S: Store> Clone for Seed<'_, '_, '_, S> {
-    fn clone(&self) -> Self {
-        Seed { tree: self.tree, failure: self.failure }
+impl<'s, S: Store> Seed<'_, 's, S> {
+    /// The seed for a value inside this one.
+    fn nested(&mut self) -> Seed<'_, 's, S> {
+        Seed { txn: &mut *self.txn, failure: &mut *self.failure }
     }
-}
 
-impl<S: Store> Seed<'_, '_, '_, S> {
     /// Turns a layout failure into a parse error, remembering the failure.
-    fn fail<E: de::Error>(&self, error: Error) -> E {
+    fn fail<E: de::Error>(&mut self, error: Error) -> E {
         let message = error.to_string();
-        *self.failure.borrow_mut() = Some(error);
+        *self.failure = Some(error);
         E::custom(message)
     }
 
-    fn scalar<E: de::Error>(&self, value: Value) -> Result<(Child, Option<usize>), E> {
+    fn scalar<E: de::Error>(mut self, value: Value) -> Result<(Child, Option<usize>), E> {
         let len = node::json_len(&value);
-        if len <= self.tree.config.inline_bytes_max {
+        if len <= self.txn.config.inline_bytes_max {
             return Ok((Child::Inline(value), Some(len)));
         }
         let mut bytes = vec![TAG_SCALAR];
         serde_json::to_writer(&mut bytes, &value).expect("a Value always serializes");
         let hash = node::hash(&bytes[1..]);
-        let key = self.tree.write_record(&bytes).map_err(|error| self.fail(error))?;
+        let key = self.txn.write(&bytes).map_err(|error| self.fail(error))?;
         Ok((Child::Node(NodeRef { key, page: None, hash, kind: Kind::Scalar, len: 0 }), None))
     }
 }
 
-impl<'de, S: Store> DeserializeSeed<'de> for Seed<'_, '_, '_, S> {
+impl<'de, S: Store> DeserializeSeed<'de> for Seed<'_, '_, S> {
     type Value = (Child, Option<usize>);
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -78,7 +78,7 @@ impl<'de, S: Store> DeserializeSeed<'de> for Seed<'_, '_, '_, S> {
     }
 }
 
-impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, '_, S> {
+impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, S> {
     type Value = (Child, Option<usize>);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -113,15 +113,20 @@ impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, '_, S> {
         self.scalar(Value::Null)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut builder = Elements::new(self.tree.config.inline_bytes_max, self.tree.config.page_bytes_target);
-        while let Some((child, len)) = seq.next_element_seed(self.clone())? {
-            builder.push(self.tree, child, len).map_err(|error| self.fail(error))?;
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut builder = Elements::new(self.txn.config.inline_bytes_max, self.txn.config.page_bytes_target);
+        while let Some((child, len)) = seq.next_element_seed(self.nested())? {
+            if let Err(error) = builder.push(self.txn, child, len) {
+                return Err(self.fail(error));
+            }
         }
-        builder.finish(self.tree).map_err(|error| self.fail(error))
+        match builder.finish(self.txn) {
+            Ok(finished) => Ok(finished),
+            Err(error) => Err(self.fail(error)),
+        }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members: Vec<(String, Child, Option<usize>)> = Vec::new();
         while let Some(name) = map.next_key::<String>()? {
             if members.is_empty() && name == NUMBER_TOKEN {
@@ -130,7 +135,7 @@ impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, '_, S> {
                 let number: Number = text.parse().map_err(de::Error::custom)?;
                 return self.scalar(Value::Number(number));
             }
-            let (child, len) = map.next_value_seed(self.clone())?;
+            let (child, len) = map.next_value_seed(self.nested())?;
             members.push((name, child, len));
         }
         // Sorted by name; of duplicate names the last one counts, as in `serde_json::Value`.
@@ -140,14 +145,17 @@ impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, '_, S> {
         let inline_len = members.iter().try_fold(2 + members.len().saturating_sub(1), |total, (name, _, len)| {
             len.map(|len| total + len + node::str_json_len(name) + 1)
         });
-        if inline_len.is_some_and(|len| len <= self.tree.config.inline_bytes_max) {
+        if inline_len.is_some_and(|len| len <= self.txn.config.inline_bytes_max) {
             let map: Map<String, Value> =
                 members.into_iter().map(|(name, child, _)| (name, into_value(child))).collect();
             return Ok((Child::Inline(Value::Object(map)), inline_len));
         }
         let page = Page::Members(members.into_iter().map(|(name, child, _)| (name, child)).collect());
-        let stored = self.tree.pack(page).and_then(|pages| self.tree.top(Kind::Object, pages));
-        stored.map(|child| (child, None)).map_err(|error| self.fail(error))
+        let stored = self.txn.pack(page).and_then(|pages| self.txn.top(Kind::Object, pages));
+        match stored {
+            Ok(child) => Ok((child, None)),
+            Err(error) => Err(self.fail(error)),
+        }
     }
 }
 
@@ -180,7 +188,7 @@ impl Elements {
         }
     }
 
-    fn push<S: Store>(&mut self, tree: &Tree<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
+    fn push<S: Store>(&mut self, txn: &mut Txn<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
         let first = self.held.is_empty() && self.pages.is_empty() && !self.paging;
         self.inline_len = self.inline_len.zip(len).map(|(total, len)| total + len + usize::from(!first));
         let size = child_size(&child, len);
@@ -192,30 +200,30 @@ impl Elements {
             let held = std::mem::take(&mut self.held);
             self.held_bytes = 0;
             for (child, len) in held {
-                self.place(tree, child, len)?;
+                self.place(txn, child, len)?;
             }
         } else if self.paging {
             let (child, len) = self.held.pop().expect("just pushed");
             self.held_bytes -= size;
-            self.place(tree, child, len)?;
+            self.place(txn, child, len)?;
         }
         Ok(())
     }
 
     /// Adds an element to the page being filled, writing the page when it is full.
-    fn place<S: Store>(&mut self, tree: &Tree<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
+    fn place<S: Store>(&mut self, txn: &mut Txn<'_, S>, child: Child, len: Option<usize>) -> Result<(), Error> {
         self.filled += child_size(&child, len);
         self.on_page += 1;
         self.held.push((child, len));
         if cut_after(self.filled, self.on_page, self.target) {
             let page = Page::Elements(self.held.drain(..).map(|(child, _)| child).collect());
-            self.pages.push(tree.write_page(page)?);
+            self.pages.push(txn.store_page(page)?);
             (self.filled, self.on_page) = (0, 0);
         }
         Ok(())
     }
 
-    fn finish<S: Store>(self, tree: &Tree<'_, S>) -> Result<(Child, Option<usize>), Error> {
+    fn finish<S: Store>(self, txn: &mut Txn<'_, S>) -> Result<(Child, Option<usize>), Error> {
         if !self.paging && self.inline_len.is_some_and(|len| len <= self.inline_max) {
             let items = self.held.into_iter().map(|(child, _)| into_value(child)).collect();
             return Ok((Child::Inline(Value::Array(items)), self.inline_len));
@@ -224,12 +232,12 @@ impl Elements {
         if !self.held.is_empty() {
             let page = Page::Elements(self.held.into_iter().map(|(child, _)| child).collect());
             if self.paging {
-                pages.push(tree.write_page(page)?);
+                pages.push(txn.store_page(page)?);
             } else {
-                pages.extend(tree.pack(page)?);
+                pages.extend(txn.pack(page)?);
             }
         }
-        Ok((tree.top(Kind::Array, pages)?, None))
+        Ok((txn.top(Kind::Array, pages)?, None))
     }
 }
 

@@ -1,4 +1,5 @@
-//! The records of the layout: children, pages, and how they are encoded and hashed.
+//! The records of the storage layout as bytes: children, pages, the root record, and how they
+//! are encoded, decoded and hashed. Pure: reading and writing them is `crate::layout`'s.
 //!
 //! Records are JSON behind a one-byte tag, so a store can be inspected with ordinary tools.
 //! A page's hash covers its content and its children's hashes but not their keys, so it is a
@@ -6,6 +7,11 @@
 //!
 //! Records are written by hand here and decoded with `serde` visitors in `decode`, straight
 //! from their JSON: only inline values become `serde_json::Value`s.
+
+pub mod decode;
+pub mod root;
+
+pub use root::{Lease, RootRecord};
 
 use serde_json::Value;
 use std::rc::Rc;
@@ -201,7 +207,7 @@ impl Page {
 
     /// Decodes a page's JSON (without the tag).
     pub fn decode(json: &[u8]) -> Result<Page, String> {
-        super::decode::page(json)
+        decode::page(json)
     }
 }
 

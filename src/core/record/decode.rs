@@ -6,8 +6,8 @@
 //! only those values into `Value`s. A read looks up one member or element; [`look_up`] skips
 //! the rest of the page without building anything, which costs a tenth of decoding it.
 
-use super::node::{Child, Kind, NodeRef, Page, PageRef};
-use super::{Lease, RootRecord};
+use super::root::{Lease, RootRecord};
+use super::{Child, Kind, NodeRef, Page, PageRef};
 use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, nesting};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -85,7 +85,7 @@ pub fn value(json: &[u8]) -> Result<Value, String> {
 
 /// Decodes the root record's JSON (without its tag), its root as an `R`: a [`Child`], or a
 /// [`RawChild`] to leave an inline document as JSON text.
-pub(super) fn root_record<'a, R: Deserialize<'a>>(json: &'a [u8]) -> Result<RootRecord<R>, String> {
+pub fn root_record<'a, R: Deserialize<'a>>(json: &'a [u8]) -> Result<RootRecord<R>, String> {
     record(json, |deserializer| RootRecord::deserialize(deserializer))
 }
 
@@ -94,28 +94,30 @@ pub(super) fn root_record<'a, R: Deserialize<'a>>(json: &'a [u8]) -> Result<Root
 pub const RECORD_DEPTH_MAX: usize = DEPTH_MAX_LIMIT + 4;
 
 /// Parses a record's JSON with `parse`. `serde_json` stops at 128 levels, but a record may
-/// wrap a value nested 128 deep in four levels of its own: a record that hits the limit is
-/// parsed again without it, once a scan has shown it is no deeper than [`RECORD_DEPTH_MAX`].
+/// wrap a value nested 128 deep in four levels of its own: a scan of the nesting decides,
+/// before parsing, whether the record is too deep or needs the limit lifted.
 fn record<'a, T>(
     json: &'a [u8],
     parse: impl Fn(&mut serde_json::Deserializer<SliceRead<'a>>) -> serde_json::Result<T>,
 ) -> Result<T, String> {
-    let parse_all = |deserializer: &mut serde_json::Deserializer<SliceRead<'a>>| -> serde_json::Result<T> {
-        let value = parse(deserializer)?;
-        deserializer.end()?;
-        Ok(value)
-    };
-    match parse_all(&mut serde_json::Deserializer::from_slice(json)) {
-        Err(error)
-            if error.to_string().starts_with("recursion limit exceeded") && nesting(json) <= RECORD_DEPTH_MAX =>
-        {
-            let mut deserializer = serde_json::Deserializer::from_slice(json);
-            deserializer.disable_recursion_limit();
-            parse_all(&mut deserializer).map_err(|error| error.to_string())
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    // Nesting that deep takes two bytes a level, so shorter records need no scan.
+    if json.len() >= 2 * SERDE_DEPTH_MAX {
+        let depth = nesting(json);
+        if depth > RECORD_DEPTH_MAX {
+            return Err(format!("the record nests {depth} levels deep, more than {RECORD_DEPTH_MAX}"));
         }
-        outcome => outcome.map_err(|error| error.to_string()),
+        if depth >= SERDE_DEPTH_MAX {
+            deserializer.disable_recursion_limit();
+        }
     }
+    let value = parse(&mut deserializer).map_err(|error| error.to_string())?;
+    deserializer.end().map_err(|error| error.to_string())?;
+    Ok(value)
 }
+
+/// How deep `serde_json` parses before it stops with its recursion limit.
+const SERDE_DEPTH_MAX: usize = 127;
 
 /// The names of record fields this module reads; any other name is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,7 +455,7 @@ impl<'de> Visitor<'de> for MemberSeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::layout::node::hash;
+    use crate::core::record::hash;
     use serde_json::json;
 
     fn pages() -> Vec<Page> {

@@ -1,0 +1,86 @@
+//! The root record: the one record a write swaps, naming the document's root, the generation
+//! of the last commit, the sessions of recent commits and the write lease.
+//!
+//! Its bytes are the format byte, then JSON. The sessions of the last [`COMMITS_KEPT`] commits
+//! are kept because some hosts report a conflict for a swap that happened: a writer that finds
+//! its own session there knows its commit landed.
+
+use super::Child;
+use super::decode;
+
+/// The first byte of a root record: the layout's format version.
+pub const FORMAT: u8 = b'3';
+
+/// The format before nodes could embed their top page, which this one reads as it is.
+pub const FORMAT_2: u8 = b'2';
+
+/// How many recent commits a root record names.
+pub const COMMITS_KEPT: usize = 32;
+
+/// A writer's claim to go first: while it lasts, other writers wait rather than start
+/// transactions that would lose to it. It only saves wasted work; compare-and-swap alone keeps
+/// writes safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// Who holds it: a random number per write request.
+    pub holder: u64,
+    /// When it ends, in milliseconds since the Unix epoch.
+    pub until_millis: u64,
+}
+
+/// The root record: the generation of the last commit, the sessions of the last
+/// [`COMMITS_KEPT`] commits (oldest first), the write lease, if any, and the document's root
+/// (decoded as an `R`: a [`Child`], or for reading a [`decode::RawChild`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootRecord<R = Child> {
+    /// The generation of the last commit; 0 for a new store.
+    pub generation: u64,
+    /// The sessions of the last commits, oldest first.
+    pub commits: Vec<u64>,
+    /// The write lease, if one was claimed (it may have ended).
+    pub lease: Option<Lease>,
+    /// The document's root; `None` when the store holds no document.
+    pub root: Option<R>,
+}
+
+impl RootRecord {
+    /// The root record of a new store: no document, generation 0.
+    pub fn empty() -> Self {
+        RootRecord { generation: 0, commits: Vec::new(), lease: None, root: None }
+    }
+
+    /// The record's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![FORMAT];
+        let commits: Vec<String> = self.commits.iter().map(|session| format!("\"{session:x}\"")).collect();
+        let head = format!("{{\"generation\":{},\"commits\":[{}],", self.generation, commits.join(","));
+        out.extend_from_slice(head.as_bytes());
+        if let Some(Lease { holder, until_millis }) = self.lease {
+            out.extend_from_slice(format!("\"lease\":[\"{holder:x}\",{until_millis}],").as_bytes());
+        }
+        out.extend_from_slice(b"\"root\":");
+        match &self.root {
+            Some(child) => child.write(&mut out, true),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// Decodes a root record's bytes; no bytes (a store without one) is the empty record.
+    pub fn decode(bytes: Option<&[u8]>) -> Result<RootRecord, String> {
+        match json(bytes)? {
+            None => Ok(RootRecord::empty()),
+            Some(json) => decode::root_record(json),
+        }
+    }
+}
+
+/// The JSON of a root record (without its format byte), if there is one.
+pub fn json(bytes: Option<&[u8]>) -> Result<Option<&[u8]>, String> {
+    match bytes {
+        None | Some([]) => Ok(None),
+        Some([FORMAT | FORMAT_2, json @ ..]) => Ok(Some(json)),
+        Some([tag, ..]) => Err(format!("the root record has unknown format {tag:#04x}")),
+    }
+}
