@@ -4,6 +4,7 @@
 
 pub mod document;
 pub mod etag;
+pub mod hash;
 pub mod json;
 pub mod layout;
 pub mod patch;
