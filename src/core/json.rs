@@ -110,6 +110,9 @@ fn syntax_message(error: &serde_json::Error) -> String {
 /// The JSON text of the value at `pointer` in the JSON text `json`, with the semantics of
 /// [`crate::core::document::get`], found without parsing what is not on the way: each step
 /// skips the other members or elements. `json` must have a [`nesting`] known to be bounded.
+///
+/// A walk by hand, token by token: `jsonptr`'s `resolve` walks a parsed `Value`, and the point
+/// here is not to parse one.
 pub fn find<'a>(json: &'a RawValue, pointer: &Pointer) -> Result<Option<&'a RawValue>, serde_json::Error> {
     let mut at = json;
     for token in pointer.tokens() {
