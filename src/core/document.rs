@@ -4,9 +4,14 @@
 //! `null`. Writes create missing object members on the way to their target, like `mkdir -p`,
 //! but never invent array elements and never write through a scalar: that is a [`Conflict`].
 //! A write that fails leaves the document as it was: every check happens before the first change.
+//!
+//! Reads walk the document with `jsonptr`'s `resolve`, whose RFC 6901 rules are JSONStore's: an
+//! array index is decimal digits without leading zeros, and `-` names no element.
 
 use super::{Pointer, PointerBuf, Token};
 use jsonptr::index::Index;
+use jsonptr::resolve::Error as ResolveError;
+use jsonptr::{Resolve, ResolveMut};
 use serde_json::{Map, Value};
 
 /// Why a write cannot be done in the document as it is.
@@ -29,20 +34,12 @@ pub enum Placed {
 
 /// Returns the value at `pointer`, if there is one.
 pub fn get<'v>(doc: Option<&'v Value>, pointer: &Pointer) -> Option<&'v Value> {
-    let mut value = doc?;
-    for token in pointer.tokens() {
-        value = child(value, &token)?;
-    }
-    Some(value)
+    doc?.resolve(pointer).ok()
 }
 
 /// Returns the value at `pointer` for writing, if there is one.
 pub fn get_mut<'v>(doc: Option<&'v mut Value>, pointer: &Pointer) -> Option<&'v mut Value> {
-    let mut value = doc?;
-    for token in pointer.tokens() {
-        value = child_mut(value, &token)?;
-    }
-    Some(value)
+    doc?.resolve_mut(pointer).ok()
 }
 
 /// Creates or replaces the value at `pointer`.
@@ -149,63 +146,40 @@ pub fn depth(value: &Value) -> usize {
     deepest
 }
 
-fn child<'v>(value: &'v Value, token: &Token) -> Option<&'v Value> {
-    match value {
-        Value::Object(map) => map.get(token.decoded().as_ref()),
-        Value::Array(items) => match token.to_index() {
-            Ok(Index::Num(index)) => items.get(index),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn child_mut<'v>(value: &'v mut Value, token: &Token) -> Option<&'v mut Value> {
-    match value {
-        Value::Object(map) => map.get_mut(token.decoded().as_ref()),
-        Value::Array(items) => match token.to_index() {
-            Ok(Index::Num(index)) => items.get_mut(index),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// Checks, without changing anything, that `make_parents` can reach `parent_pointer`
 /// and that an object or array is (or will be) there.
+///
+/// `resolve` stops where the walk would: at a missing member, which `make_parents` creates
+/// with the rest; or at an array or a scalar, the value the write conflicts with, named by
+/// the first `position` tokens.
 fn check_parent_writable(doc: Option<&Value>, parent_pointer: &Pointer) -> Result<(), Conflict> {
-    let Some(mut value) = doc else { return Ok(()) };
-    let mut at = PointerBuf::new();
-    for token in parent_pointer.tokens() {
-        match value {
-            Value::Object(map) => match map.get(token.decoded().as_ref()) {
-                Some(next) => value = next,
-                None => return Ok(()),
-            },
-            Value::Array(items) => {
-                let index = element_index_for_write(items.len(), &token, &at)?;
-                match items.get(index) {
-                    Some(next) => value = next,
-                    None => {
-                        return Err(Conflict {
-                            at,
-                            reason: "is an array; a missing element cannot be created on the way to the target",
-                        });
-                    }
-                }
-            }
-            _ => return Err(Conflict { at, reason: "is not an object or array to write into" }),
+    let Some(doc) = doc else { return Ok(()) };
+    let conflict = |position: usize, reason| Conflict {
+        at: parent_pointer.get(..position).expect("resolve stops at one of the pointer's tokens").to_buf(),
+        reason,
+    };
+    match doc.resolve(parent_pointer) {
+        Ok(Value::Object(_) | Value::Array(_)) | Err(ResolveError::NotFound { .. }) => Ok(()),
+        Ok(_) => Err(conflict(parent_pointer.count(), NOT_A_CONTAINER)),
+        Err(ResolveError::Unreachable { position, .. }) => Err(conflict(position, NOT_A_CONTAINER)),
+        Err(ResolveError::FailedToParseIndex { position, .. }) => Err(conflict(position, TOKEN_NOT_AN_INDEX)),
+        Err(ResolveError::OutOfBounds { position, source, .. }) if source.index > source.length => {
+            Err(conflict(position, INDEX_PAST_THE_END))
         }
-        at.push_back(token);
-    }
-    match value {
-        Value::Object(_) | Value::Array(_) => Ok(()),
-        _ => Err(Conflict { at, reason: "is not an object or array to write into" }),
+        // The length itself, or `-`: the element after the last, which a write could append
+        // as the target but not walk through.
+        Err(ResolveError::OutOfBounds { position, .. }) => {
+            Err(conflict(position, "is an array; a missing element cannot be created on the way to the target"))
+        }
     }
 }
 
 /// Walks to `parent_pointer`, creating missing object members (and a missing root) as objects.
 /// Callers check first with [`check_parent_writable`].
+///
+/// A walk by hand: `resolve` only finds values, and `jsonptr`'s `assign`, which creates them,
+/// makes an array where the next token is `0` or `-`, but `/a/0` on a missing `a` makes the
+/// object `{"0": ...}` here.
 fn make_parents<'v>(doc: &'v mut Option<Value>, parent_pointer: &Pointer) -> &'v mut Value {
     let mut value = doc.get_or_insert_with(|| Value::Object(Map::new()));
     for token in parent_pointer.tokens() {
@@ -228,12 +202,16 @@ pub fn element_index_for_write(len: usize, token: &Token, array: &Pointer) -> Re
     match token.to_index() {
         Ok(Index::Next) => Ok(len),
         Ok(Index::Num(index)) if index <= len => Ok(index),
-        Ok(Index::Num(_)) => Err(conflict("is an array, and the index is past its end")),
-        Err(_) => {
-            Err(conflict("is an array, and the token is not an index (decimal digits without leading zeros, or '-')"))
-        }
+        Ok(Index::Num(_)) => Err(conflict(INDEX_PAST_THE_END)),
+        Err(_) => Err(conflict(TOKEN_NOT_AN_INDEX)),
     }
 }
+
+// Reasons shared by the checks of a walk and of its last step.
+const NOT_A_CONTAINER: &str = "is not an object or array to write into";
+const INDEX_PAST_THE_END: &str = "is an array, and the index is past its end";
+const TOKEN_NOT_AN_INDEX: &str =
+    "is an array, and the token is not an index (decimal digits without leading zeros, or '-')";
 
 #[cfg(test)]
 mod tests {
@@ -274,20 +252,26 @@ mod tests {
 
     #[test]
     fn put_conflicts_leave_the_document_alone() {
-        let original = json!({"a": [1, {"b": 2}], "s": "text"});
+        let original = json!({"a": [1, {"b": 2}], "s": "text", "n": null});
+        let missing = "is an array; a missing element cannot be created on the way to the target";
         let cases = [
-            ("/s/x", "/s"),
-            ("/s/x/y", "/s"),
-            ("/a/5", "/a"),
-            ("/a/01", "/a"),
-            ("/a/x", "/a"),
-            ("/a/7/b", "/a"),
-            ("/a/1/b/c", "/a/1/b"),
+            ("/s/x", "/s", NOT_A_CONTAINER),
+            ("/s/x/y", "/s", NOT_A_CONTAINER),
+            ("/a/5", "/a", INDEX_PAST_THE_END),
+            ("/a/01", "/a", TOKEN_NOT_AN_INDEX),
+            ("/a/x", "/a", TOKEN_NOT_AN_INDEX),
+            ("/a/7/b", "/a", INDEX_PAST_THE_END),
+            ("/a/01/b", "/a", TOKEN_NOT_AN_INDEX),
+            ("/a/2/b", "/a", missing),
+            ("/a/-/b", "/a", missing),
+            ("/a/1/b/c", "/a/1/b", NOT_A_CONTAINER),
+            ("/a/1/b/c/d", "/a/1/b", NOT_A_CONTAINER),
+            ("/n/x", "/n", NOT_A_CONTAINER),
         ];
-        for (target, at) in cases {
+        for (target, at, reason) in cases {
             let mut doc = Some(original.clone());
             let conflict = put(&mut doc, &ptr(target), json!(0)).unwrap_err();
-            assert_eq!(conflict.at, ptr(at), "{target}");
+            assert_eq!(conflict, Conflict { at: ptr(at), reason }, "{target}");
             assert_eq!(doc.as_ref(), Some(&original), "{target}");
         }
     }

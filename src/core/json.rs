@@ -2,10 +2,12 @@
 //!
 //! The nesting depth is checked by a byte scan before `serde_json` sees the input, so a
 //! hostile body is rejected in linear time, and input known to be shallow enough is parsed
-//! without `serde_json`'s own recursion limit (which stops at 127 levels).
+//! without `serde_json`'s own recursion limit (which stops at 127 levels). Whether input is
+//! too deep is decided by the scan alone, never read from the wording of a `serde_json` error.
 
 use crate::core::{Pointer, Token};
 use jsonptr::index::Index;
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::de::{SliceRead, StrRead};
@@ -36,57 +38,49 @@ pub enum JsonError {
 
 /// Parses `bytes` as one JSON value nested at most `depth_max` arrays or objects deep.
 pub fn parse(bytes: &[u8], depth_max: usize) -> Result<Value, JsonError> {
-    let depth_max = depth_max.min(DEPTH_MAX_LIMIT);
-    if nesting(bytes) > depth_max {
-        return Err(JsonError::TooDeep { depth_max });
-    }
-    let mut deserializer = unbounded(bytes);
-    serde::Deserialize::deserialize(&mut deserializer).and_then(|value| deserializer.end().map(|()| value)).map_err(
-        |error| JsonError::Syntax { message: syntax_message(&error), line: error.line(), column: error.column() },
-    )
+    let mut deserializer = bounded(bytes, depth_max.min(DEPTH_MAX_LIMIT))?;
+    serde::Deserialize::deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|error| syntax(&error))
 }
 
 /// Checks that `bytes` is one JSON value nested at most `depth_max` deep, without building it.
 pub fn validate(bytes: &[u8], depth_max: usize) -> Result<(), JsonError> {
-    let depth_max = depth_max.min(DEPTH_MAX_LIMIT);
+    let mut deserializer = bounded(bytes, depth_max.min(DEPTH_MAX_LIMIT))?;
+    IgnoredAny::deserialize(&mut deserializer).and_then(|_| deserializer.end()).map_err(|error| syntax(&error))
+}
+
+/// A deserializer for `bytes` once a scan has shown they nest at most `depth_max` deep, or
+/// [`JsonError::TooDeep`]. The scan bounds the recursion, so the deserializer has no recursion
+/// limit of its own; `depth_max` is not capped, so that a record may wrap a value as deep as
+/// a document can be.
+pub fn bounded(bytes: &[u8], depth_max: usize) -> Result<serde_json::Deserializer<SliceRead<'_>>, JsonError> {
     if nesting(bytes) > depth_max {
         return Err(JsonError::TooDeep { depth_max });
     }
-    let mut deserializer = unbounded(bytes);
-    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(&mut deserializer)
-        .and_then(|_| deserializer.end())
-        .map_err(|error| JsonError::Syntax {
-            message: syntax_message(&error),
-            line: error.line(),
-            column: error.column(),
-        })
+    Ok(unbounded(bytes))
 }
 
 /// A deserializer for `bytes` without `serde_json`'s recursion limit: only for input whose
 /// [`nesting`] is known to be bounded (a checked body, or a record written from one), so that
-/// the recursion is bounded all the same.
+/// the recursion is bounded all the same. [`bounded`] checks first.
 pub fn unbounded(bytes: &[u8]) -> serde_json::Deserializer<SliceRead<'_>> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.disable_recursion_limit();
     deserializer
 }
 
-/// The deepest bracket nesting in `bytes`, ignoring brackets inside strings.
+/// The deepest nesting of arrays and objects in `bytes`: brackets are counted outside strings,
+/// and a string ends at a quote that no backslash escapes.
+///
+/// For JSON it is the depth of the value; for other input it is at least the depth `serde_json`
+/// reaches before it finds the error, so it bounds the recursion either way.
 pub fn nesting(bytes: &[u8]) -> usize {
     let (mut level, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &byte in bytes {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
         match byte {
-            b'"' => in_string = true,
+            b'"' => at = string_end(bytes, at + 1),
             b'[' | b'{' => {
                 level += 1;
                 deepest = deepest.max(level);
@@ -94,22 +88,44 @@ pub fn nesting(bytes: &[u8]) -> usize {
             b']' | b'}' => level = level.saturating_sub(1),
             _ => {}
         }
+        at += 1;
     }
     deepest
 }
 
-/// `serde_json`'s message without its " at line L column C" suffix, which we report apart.
-fn syntax_message(error: &serde_json::Error) -> String {
+/// The offset of the quote that ends the string whose text starts at `at`, or the length of
+/// `bytes` if none does. It looks only for quotes and backslashes, which makes the scan twice
+/// as fast as going byte by byte through long strings.
+fn string_end(bytes: &[u8], mut at: usize) -> usize {
+    let special = |byte: &u8| matches!(byte, b'"' | b'\\');
+    while let Some(offset) = bytes.get(at..).and_then(|rest| rest.iter().position(special)) {
+        at += offset;
+        if bytes[at] == b'"' {
+            return at;
+        }
+        // A backslash and the byte it escapes.
+        at += 2;
+    }
+    bytes.len()
+}
+
+/// A syntax error with `serde_json`'s message, less its " at line L column C" suffix, which is
+/// reported apart.
+fn syntax(error: &serde_json::Error) -> JsonError {
     let message = error.to_string();
-    match message.rfind(" at line ") {
+    let message = match message.rfind(" at line ") {
         Some(end) => message[..end].to_owned(),
         None => message,
-    }
+    };
+    JsonError::Syntax { message, line: error.line(), column: error.column() }
 }
 
 /// The JSON text of the value at `pointer` in the JSON text `json`, with the semantics of
 /// [`crate::core::document::get`], found without parsing what is not on the way: each step
 /// skips the other members or elements. `json` must have a [`nesting`] known to be bounded.
+///
+/// A walk by hand, token by token: `jsonptr`'s `resolve` walks a parsed `Value`, and the point
+/// here is not to parse one.
 pub fn find<'a>(json: &'a RawValue, pointer: &Pointer) -> Result<Option<&'a RawValue>, serde_json::Error> {
     let mut at = json;
     for token in pointer.tokens() {
@@ -209,6 +225,8 @@ impl Visitor<'_> for NameIs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::document::depth;
+    use proptest::prelude::{Just, Strategy, any, prop_oneof};
 
     #[test]
     fn reports_line_and_column() {
@@ -225,9 +243,163 @@ mod tests {
         assert!(parse(br#"{"a":"[[[[\"[[["}"#, 1).is_ok());
         assert!(parse(deep(DEPTH_MAX_LIMIT).as_bytes(), DEPTH_MAX_LIMIT).is_ok(), "past serde_json's own limit");
         assert!(validate(deep(DEPTH_MAX_LIMIT).as_bytes(), DEPTH_MAX_LIMIT).is_ok());
+        assert_eq!(validate(deep(4).as_bytes(), 3), Err(JsonError::TooDeep { depth_max: 3 }));
+        let record = deep(DEPTH_MAX_LIMIT + 4);
+        let mut deserializer = bounded(record.as_bytes(), DEPTH_MAX_LIMIT + 4).unwrap();
+        assert!(IgnoredAny::deserialize(&mut deserializer).is_ok(), "a record may be deeper than a document");
+        assert!(matches!(bounded(record.as_bytes(), DEPTH_MAX_LIMIT + 3), Err(JsonError::TooDeep { depth_max: 131 })));
+    }
+
+    #[test]
+    fn a_body_200_000_deep_is_refused_before_parsing() {
+        let too_deep = Err(JsonError::TooDeep { depth_max: DEPTH_MAX_LIMIT });
+        let open = "[".repeat(200_000);
+        let closed = format!("{open}{}", "]".repeat(200_000));
+        let members = format!("{}1{}", r#"{"a":"#.repeat(200_000), "}".repeat(200_000));
+        for body in [&open, &closed, &members] {
+            assert_eq!(parse(body.as_bytes(), DEPTH_MAX_LIMIT), too_deep);
+            assert_eq!(validate(body.as_bytes(), DEPTH_MAX_LIMIT).map(|()| Value::Null), too_deep);
+        }
+        let string = format!("\"{open}\"");
+        assert_eq!(parse(string.as_bytes(), DEPTH_MAX_LIMIT), Ok(Value::String(open)));
+    }
+
+    #[test]
+    fn nesting_skips_strings_and_their_escapes() {
+        let check = |json: &str, depth: usize| assert_eq!(nesting(json.as_bytes()), depth, "{json}");
+        check("1", 0);
+        check("[]", 1);
+        check(r#"{"a":[1,{"b":[]}]}"#, 4);
+        check(r#"["[[", "]]]", "{"]"#, 1);
+        check(r#"["\"[["]"#, 1);
+        check(r#"["\\", []]"#, 2);
+        check(r#"["\\\"[", []]"#, 2);
+        check(r#"["\u005b\u007B", "\/"]"#, 1);
+        check(r#"{"[": {"]": ["{"]}}"#, 3);
+        check("[\"caf\u{e9} \u{1F600} [\"]", 1);
+        check(r#""\"["#, 0);
+        check(r#"[["\"#, 2);
+        check(r#"[[""#, 2);
+        check("]]][", 1);
+    }
+
+    /// The scan one byte at a time, which [`nesting`] must agree with on any bytes.
+    fn nesting_byte_by_byte(bytes: &[u8]) -> usize {
+        let (mut level, mut deepest) = (0usize, 0usize);
+        let (mut in_string, mut escaped) = (false, false);
+        for &byte in bytes {
+            match byte {
+                _ if in_string && escaped => escaped = false,
+                b'\\' if in_string => escaped = true,
+                b'"' => in_string = !in_string,
+                _ if in_string => {}
+                b'[' | b'{' => {
+                    level += 1;
+                    deepest = deepest.max(level);
+                }
+                b']' | b'}' => level = level.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    /// Random JSON values with strings full of brackets, quotes and backslashes.
+    fn values() -> impl Strategy<Value = Value> {
+        let text = "[\\[\\]{}\"\\\\/a\u{e9}\u{1F600}\n\t\u{1}]{0,6}";
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |float| float.is_finite()).prop_map(Value::from),
+            text.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(8, 64, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((text, inner), 0..4)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Writes `value` as JSON, picking at random (from `seed`) among the ways to escape each
+    /// character and where to put whitespace, so the text has escapes `serde_json` never writes.
+    fn write(value: &Value, seed: &mut u64, out: &mut String) {
+        let mut pick = |choices: usize| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            (*seed % choices as u64) as usize
+        };
+        out.push_str(["", " ", "\n\t"][pick(3)]);
+        match value {
+            Value::String(text) => {
+                out.push('"');
+                for character in text.chars() {
+                    let unicode = format!("\\u{:04x}", u32::from(character));
+                    let escaped = match character {
+                        '"' => ["\\\"", &unicode][pick(2)].to_owned(),
+                        '\\' => ["\\\\", &unicode][pick(2)].to_owned(),
+                        '/' => ["/", "\\/"][pick(2)].to_owned(),
+                        '\n' => ["\\n", &unicode][pick(2)].to_owned(),
+                        '\t' => ["\\t", &unicode][pick(2)].to_owned(),
+                        '\u{0}'..='\u{1f}' => unicode,
+                        '[' | ']' | '{' | '}' => [character.to_string(), unicode][pick(2)].clone(),
+                        _ => character.to_string(),
+                    };
+                    out.push_str(&escaped);
+                }
+                out.push('"');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    write(item, seed, out);
+                }
+                out.push(']');
+            }
+            Value::Object(members) => {
+                out.push('{');
+                for (index, (name, member)) in members.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    write(&Value::String(name.clone()), seed, out);
+                    out.push(':');
+                    write(member, seed, out);
+                }
+                out.push('}');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
     }
 
     proptest::proptest! {
+        /// The scan finds the depth of the value the text parses to, however its strings are
+        /// escaped.
+        #[test]
+        fn nesting_is_the_depth_of_the_parsed_value(value in values(), seed in 1u64..) {
+            let mut seed = seed;
+            let mut text = String::new();
+            write(&value, &mut seed, &mut text);
+            let parsed = parse(text.as_bytes(), DEPTH_MAX_LIMIT).unwrap();
+            proptest::prop_assert_eq!(&parsed, &value, "{}", text);
+            proptest::prop_assert_eq!(nesting(text.as_bytes()), depth(&parsed), "{}", text);
+            let compact = serde_json::to_string(&value).unwrap();
+            proptest::prop_assert_eq!(nesting(compact.as_bytes()), depth(&value), "{}", compact);
+        }
+
+        /// The scan that skips through strings finds what going byte by byte finds, in JSON
+        /// or not.
+        #[test]
+        fn nesting_is_the_byte_by_byte_nesting(bytes in proptest::collection::vec(proptest::sample::select(b"[]{}\"\\a ".to_vec()), 0..40)) {
+            proptest::prop_assert_eq!(nesting(&bytes), nesting_byte_by_byte(&bytes));
+        }
+
         /// Every number comes back as it was written, with every digit: the text of any
         /// finite `f64`, and integers of any length.
         #[test]

@@ -6,6 +6,7 @@
 
 pub mod document;
 pub mod etag;
+pub mod hash;
 pub mod json;
 pub mod patch;
 pub mod path;

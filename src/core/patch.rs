@@ -82,10 +82,10 @@ fn apply_at(value: &mut Value, target: &Pointer, operations: &[PatchOperation]) 
             reason,
         };
         if let PatchOperation::Test(test) = operation {
-            match value.pointer(test.path.as_str()) {
-                Some(actual) if same(actual, &test.value) => continue,
-                Some(_) => return Err(failed(&test.path, "the value is not the one the test expects".into())),
-                None => return Err(failed(&test.path, "the path does not exist".into())),
+            match test.path.resolve(value) {
+                Ok(actual) if same(actual, &test.value) => continue,
+                Ok(_) => return Err(failed(&test.path, "the value is not the one the test expects".into())),
+                Err(_) => return Err(failed(&test.path, "the path does not exist".into())),
             }
         }
         json_patch::patch_unsafe(value, std::slice::from_ref(operation)).map_err(|error| {
