@@ -8,7 +8,7 @@
 
 use super::root::{Lease, RootRecord};
 use super::{Child, Kind, NodeRef, Page, PageRef};
-use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, nesting};
+use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, unbounded};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::de::SliceRead;
@@ -93,31 +93,19 @@ pub fn root_record<'a, R: Deserialize<'a>>(json: &'a [u8]) -> Result<RootRecord<
 /// wrapping of a value (a member on a page, `{"members":[["name",{"v":...}]]}`, adds four).
 pub const RECORD_DEPTH_MAX: usize = DEPTH_MAX_LIMIT + 4;
 
-/// Parses a record's JSON with `parse`. `serde_json` stops at 128 levels, but a record may
-/// wrap a value nested 128 deep in four levels of its own: a scan of the nesting decides,
-/// before parsing, whether the record is too deep or needs the limit lifted.
+/// Parses a record's JSON with `parse`, without `serde_json`'s recursion limit of 128 levels:
+/// a record may wrap a value nested 128 deep in four levels of its own. Records are written
+/// only by the layout, from values whose nesting was bounded before they were stored, so the
+/// recursion is bounded by [`RECORD_DEPTH_MAX`] without scanning every record read.
 fn record<'a, T>(
     json: &'a [u8],
     parse: impl Fn(&mut serde_json::Deserializer<SliceRead<'a>>) -> serde_json::Result<T>,
 ) -> Result<T, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    // Nesting that deep takes two bytes a level, so shorter records need no scan.
-    if json.len() >= 2 * SERDE_DEPTH_MAX {
-        let depth = nesting(json);
-        if depth > RECORD_DEPTH_MAX {
-            return Err(format!("the record nests {depth} levels deep, more than {RECORD_DEPTH_MAX}"));
-        }
-        if depth >= SERDE_DEPTH_MAX {
-            deserializer.disable_recursion_limit();
-        }
-    }
+    let mut deserializer = unbounded(json);
     let value = parse(&mut deserializer).map_err(|error| error.to_string())?;
     deserializer.end().map_err(|error| error.to_string())?;
     Ok(value)
 }
-
-/// How deep `serde_json` parses before it stops with its recursion limit.
-const SERDE_DEPTH_MAX: usize = 127;
 
 /// The names of record fields this module reads; any other name is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

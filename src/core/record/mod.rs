@@ -28,13 +28,7 @@ pub type Hash = String;
 
 /// The hash of `bytes`.
 pub fn hash(bytes: &[u8]) -> Hash {
-    let digest = blake3::hash(bytes);
-    let mut hex = String::with_capacity(32);
-    for byte in &digest.as_bytes()[..16] {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).expect("a nibble"));
-        hex.push(char::from_digit(u32::from(byte & 15), 16).expect("a nibble"));
-    }
-    hex
+    crate::core::hash::hex(bytes)
 }
 
 /// What a stored node holds.
