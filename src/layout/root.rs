@@ -6,7 +6,7 @@
 //! to write it, and every writer then commits by swapping it.
 
 use super::Error;
-use crate::core::record::{RootRecord, root};
+use crate::core::record::{self, RootRecord, root};
 use crate::store::Store;
 
 /// The key of the root record.
@@ -24,7 +24,10 @@ const INIT_TRIES: u32 = 3;
 
 /// Decodes the root record's bytes as the store returned them (none: a new store).
 pub fn decode(bytes: Option<&[u8]>) -> Result<RootRecord, Error> {
-    RootRecord::decode(bytes).map_err(invalid)
+    match json(bytes)? {
+        None => Ok(RootRecord::empty()),
+        Some(json) => record::decode::root_record(json).map_err(invalid),
+    }
 }
 
 /// The JSON of the root record's bytes, without the format byte, if there is a record.

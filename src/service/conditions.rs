@@ -5,7 +5,7 @@
 //! write without conditions does not compute the tag at all.
 
 use super::problem::Problem;
-use super::{Request, Response, respond};
+use super::Request;
 use crate::core::{Pointer, etag};
 use crate::layout::OpError;
 
@@ -22,18 +22,15 @@ impl Conditions {
         Conditions { if_match: request.header("if-match"), if_none_match: request.header("if-none-match") }
     }
 
-    /// For a read of a value tagged `tag`: `412` when `If-Match` fails, a `304` response when
-    /// `If-None-Match` matches, nothing when the read should go on.
-    pub fn check_read(&self, pointer: &Pointer, tag: &str) -> Result<Option<Response>, Problem> {
+    /// For a read of a value tagged `tag`: `412` when `If-Match` fails; whether the client's
+    /// copy is current (`If-None-Match` matches: the answer is `304`).
+    pub fn check_read(&self, pointer: &Pointer, tag: &str) -> Result<bool, Problem> {
         if let Some(header) = &self.if_match
             && !etag::matches(header, Some(tag), false)
         {
             return Err(Problem::precondition_failed("If-Match", pointer));
         }
-        match &self.if_none_match {
-            Some(header) if etag::matches(header, Some(tag), true) => Ok(Some(respond::not_modified(tag))),
-            _ => Ok(None),
-        }
+        Ok(self.if_none_match.as_ref().is_some_and(|header| etag::matches(header, Some(tag), true)))
     }
 
     /// Whether the request carries any condition.

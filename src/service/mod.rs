@@ -147,8 +147,8 @@ fn run<'s, S: Store>(
         Op::Get(pointer) => {
             let read = layout::read_consistent(host, || Snapshot::read_now(store, config.layout, &pointer))?;
             let read = read.ok_or_else(|| Problem::not_found(&pointer))?;
-            if let Some(response) = conditions.check_read(&pointer, &read.tag)? {
-                return Ok((response, None));
+            if conditions.check_read(&pointer, &read.tag)? {
+                return Ok((respond::not_modified(&read.tag), None));
             }
             let tag = read.tag.clone();
             let (body, stream) = respond::body(read);

@@ -6,7 +6,6 @@
 //! its own session there knows its commit landed.
 
 use super::Child;
-use super::decode;
 
 /// The first byte of a root record: the layout's format version.
 pub const FORMAT: u8 = b'3';
@@ -30,7 +29,7 @@ pub struct Lease {
 
 /// The root record: the generation of the last commit, the sessions of the last
 /// [`COMMITS_KEPT`] commits (oldest first), the write lease, if any, and the document's root
-/// (decoded as an `R`: a [`Child`], or for reading a [`decode::RawChild`]).
+/// (decoded as an `R`: a [`Child`], or for reading a [`super::decode::RawChild`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RootRecord<R = Child> {
     /// The generation of the last commit; 0 for a new store.
@@ -65,14 +64,6 @@ impl RootRecord {
         }
         out.push(b'}');
         out
-    }
-
-    /// Decodes a root record's bytes; no bytes (a store without one) is the empty record.
-    pub fn decode(bytes: Option<&[u8]>) -> Result<RootRecord, String> {
-        match json(bytes)? {
-            None => Ok(RootRecord::empty()),
-            Some(json) => decode::root_record(json),
-        }
     }
 }
 
