@@ -4,8 +4,8 @@
 //! Writes check it inside the transaction, against the document they are about to change; a
 //! write without conditions does not compute the tag at all.
 
-use super::problem::Problem;
 use super::Request;
+use super::problem::Problem;
 use crate::core::{Pointer, etag};
 use crate::layout::OpError;
 

@@ -6,7 +6,7 @@
 //! only those values into `Value`s. A read looks up one member or element; [`look_up`] skips
 //! the rest of the page without building anything, which costs a tenth of decoding it.
 
-use super::root::{Lease, RootRecord};
+use super::root::RootRecord;
 use super::{Child, Kind, NodeRef, Page, PageRef};
 use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, unbounded};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -107,74 +107,15 @@ fn record<'a, T>(
     Ok(value)
 }
 
-/// The names of record fields this module reads; any other name is skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The names of a page's list, as [`PageSeed`] reads them; any other name is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Field {
     Members,
     Elements,
     Index,
-    V,
-    N,
-    Key,
-    Hash,
-    Kind,
-    Len,
-    First,
-    Below,
-    Page,
-    Generation,
-    Commits,
-    Lease,
-    Root,
+    #[serde(other)]
     Other,
-}
-
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FieldVisitor;
-        impl Visitor<'_> for FieldVisitor {
-            type Value = Field;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
-                Ok(match name {
-                    "members" => Field::Members,
-                    "elements" => Field::Elements,
-                    "index" => Field::Index,
-                    "v" => Field::V,
-                    "n" => Field::N,
-                    "key" => Field::Key,
-                    "hash" => Field::Hash,
-                    "kind" => Field::Kind,
-                    "len" => Field::Len,
-                    "first" => Field::First,
-                    "below" => Field::Below,
-                    "page" => Field::Page,
-                    "generation" => Field::Generation,
-                    "commits" => Field::Commits,
-                    "lease" => Field::Lease,
-                    "root" => Field::Root,
-                    _ => Field::Other,
-                })
-            }
-        }
-        deserializer.deserialize_str(FieldVisitor)
-    }
-}
-
-/// A visitor for a JSON object, described by `expecting`.
-macro_rules! object_visitor {
-    ($name:ident, $value:ty, $expecting:literal, |$map:ident| $body:block) => {
-        struct $name;
-        impl<'de> Visitor<'de> for $name {
-            type Value = $value;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str($expecting)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut $map: A) -> Result<$value, A::Error> $body
-        }
-    };
 }
 
 /// A page is read as a `RawPage`, then its member names and inline values are parsed.
@@ -217,113 +158,24 @@ fn parse<T: serde::de::DeserializeOwned, E: de::Error>(json: &RawValue) -> Resul
     T::deserialize(&mut crate::core::json::unbounded(json.get().as_bytes())).map_err(E::custom)
 }
 
+/// A node reference as its record has it: a key, or the node's top page embedded. The
+/// derived decoding mirrors the record; [`NodeRef`] checks that it has one or the other.
+#[derive(serde::Deserialize)]
+struct NodeRecord {
+    key: Option<String>,
+    page: Option<Page>,
+    hash: String,
+    kind: Kind,
+    len: u64,
+}
+
 impl<'de> Deserialize<'de> for NodeRef {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        object_visitor!(NodeVisitor, NodeRef, "a node reference", |map| {
-            let (mut key, mut page, mut hash, mut kind, mut len) = (None, None, None, None, None);
-            while let Some(field) = map.next_key::<Field>()? {
-                match field {
-                    Field::Key => key = Some(map.next_value::<String>()?),
-                    Field::Page => page = Some(Rc::new(map.next_value::<Page>()?)),
-                    Field::Hash => hash = Some(map.next_value::<String>()?),
-                    Field::Kind => kind = Some(map.next_value::<String>()?),
-                    Field::Len => len = Some(map.next_value::<u64>()?),
-                    _ => drop(map.next_value::<IgnoredAny>()?),
-                }
-            }
-            let kind =
-                Kind::from_name(&kind.ok_or_else(|| de::Error::missing_field("kind"))?).map_err(de::Error::custom)?;
-            if key.is_some() == page.is_some() {
-                return Err(de::Error::custom("a node reference has a key or an embedded page"));
-            }
-            Ok(NodeRef {
-                key: key.unwrap_or_default(),
-                page,
-                hash: hash.ok_or_else(|| de::Error::missing_field("hash"))?,
-                kind,
-                len: len.ok_or_else(|| de::Error::missing_field("len"))?,
-            })
-        });
-        deserializer.deserialize_map(NodeVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for PageRef {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        object_visitor!(PageRefVisitor, PageRef, "a page reference", |map| {
-            let (mut key, mut hash, mut len, mut first, mut below) = (None, None, None, None, false);
-            while let Some(field) = map.next_key::<Field>()? {
-                match field {
-                    Field::Key => key = Some(map.next_value::<String>()?),
-                    Field::Hash => hash = Some(map.next_value::<String>()?),
-                    Field::Len => len = Some(map.next_value::<u64>()?),
-                    Field::First => first = map.next_value::<Option<String>>()?,
-                    Field::Below => below = map.next_value::<bool>()?,
-                    _ => drop(map.next_value::<IgnoredAny>()?),
-                }
-            }
-            Ok(PageRef {
-                key: key.ok_or_else(|| de::Error::missing_field("key"))?,
-                hash: hash.ok_or_else(|| de::Error::missing_field("hash"))?,
-                len: len.ok_or_else(|| de::Error::missing_field("len"))?,
-                first,
-                below,
-                pending: None,
-            })
-        });
-        deserializer.deserialize_map(PageRefVisitor)
-    }
-}
-
-impl<'de, R: Deserialize<'de>> Deserialize<'de> for RootRecord<R> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RootVisitor<R>(std::marker::PhantomData<R>);
-        impl<'de, R: Deserialize<'de>> Visitor<'de> for RootVisitor<R> {
-            type Value = RootRecord<R>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a root record")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RootRecord<R>, A::Error> {
-                let mut record = RootRecord { generation: 0, commits: Vec::new(), lease: None, root: None };
-                let mut generation = None;
-                while let Some(field) = map.next_key::<Field>()? {
-                    match field {
-                        Field::Generation => generation = Some(map.next_value::<u64>()?),
-                        Field::Commits => {
-                            record.commits = map.next_value::<Vec<Hex>>()?.into_iter().map(|Hex(n)| n).collect()
-                        }
-                        Field::Lease => {
-                            let (Hex(holder), until_millis) = map.next_value::<(Hex, u64)>()?;
-                            record.lease = Some(Lease { holder, until_millis });
-                        }
-                        Field::Root => record.root = map.next_value::<Option<R>>()?,
-                        _ => drop(map.next_value::<IgnoredAny>()?),
-                    }
-                }
-                record.generation = generation.ok_or_else(|| de::Error::missing_field("generation"))?;
-                Ok(record)
-            }
+        let NodeRecord { key, page, hash, kind, len } = NodeRecord::deserialize(deserializer)?;
+        if key.is_some() == page.is_some() {
+            return Err(de::Error::custom("a node reference has a key or an embedded page"));
         }
-        deserializer.deserialize_map(RootVisitor(std::marker::PhantomData))
-    }
-}
-
-/// A `u64` written as a string of hex digits, like a session.
-struct Hex(u64);
-
-impl<'de> Deserialize<'de> for Hex {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HexVisitor;
-        impl Visitor<'_> for HexVisitor {
-            type Value = Hex;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a session in hex")
-            }
-            fn visit_str<E: de::Error>(self, hex: &str) -> Result<Hex, E> {
-                u64::from_str_radix(hex, 16).map(Hex).map_err(|_| E::custom("a session is not in hex"))
-            }
-        }
-        deserializer.deserialize_str(HexVisitor)
+        Ok(NodeRef { key: key.unwrap_or_default(), page: page.map(Rc::new), hash, kind, len })
     }
 }
 

@@ -32,7 +32,8 @@ pub fn hash(bytes: &[u8]) -> Hash {
 }
 
 /// What a stored node holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// An object, as a tree of pages.
     Object,
@@ -68,8 +69,8 @@ pub enum Child {
     Node(NodeRef),
 }
 
-/// A reference from an index page to a page below it.
-#[derive(Debug, Clone, PartialEq)]
+/// A reference from an index page to a page below it; decoded as the record has it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct PageRef {
     /// The page's key.
     pub key: String,
@@ -78,12 +79,15 @@ pub struct PageRef {
     /// The number of collection members under the page.
     pub len: u64,
     /// For objects, the first member name under the page.
+    #[serde(default)]
     pub first: Option<String>,
     /// Whether other records hang below the page (it is an index page, or has a child node),
     /// so that collecting garbage need not read pages that have none.
+    #[serde(default)]
     pub below: bool,
     /// A small page not stored yet (its key is empty): it may become a node's embedded top
     /// page; anything else stores it first. Never encoded.
+    #[serde(skip)]
     pub pending: Option<Rc<Page>>,
 }
 
@@ -211,15 +215,6 @@ impl Kind {
             Kind::Object => "object",
             Kind::Array => "array",
             Kind::Scalar => "scalar",
-        }
-    }
-
-    pub(super) fn from_name(name: &str) -> Result<Kind, String> {
-        match name {
-            "object" => Ok(Kind::Object),
-            "array" => Ok(Kind::Array),
-            "scalar" => Ok(Kind::Scalar),
-            other => Err(format!("unknown node kind {other:?}")),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! its own session there knows its commit landed.
 
 use super::Child;
+use serde::de::{self, Deserialize, Deserializer};
 
 /// The first byte of a root record: the layout's format version.
 pub const FORMAT: u8 = b'3';
@@ -30,15 +31,21 @@ pub struct Lease {
 /// The root record: the generation of the last commit, the sessions of the last
 /// [`COMMITS_KEPT`] commits (oldest first), the write lease, if any, and the document's root
 /// (decoded as an `R`: a [`Child`], or for reading a [`super::decode::RawChild`]).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It is decoded as the record has it (`"commits"` and the lease holder in hex).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(bound(deserialize = "R: serde::Deserialize<'de>"))]
 pub struct RootRecord<R = Child> {
     /// The generation of the last commit; 0 for a new store.
     pub generation: u64,
     /// The sessions of the last commits, oldest first.
+    #[serde(default, deserialize_with = "sessions")]
     pub commits: Vec<u64>,
     /// The write lease, if one was claimed (it may have ended).
+    #[serde(default, deserialize_with = "lease")]
     pub lease: Option<Lease>,
     /// The document's root; `None` when the store holds no document.
+    #[serde(default)]
     pub root: Option<R>,
 }
 
@@ -73,5 +80,26 @@ pub fn json(bytes: Option<&[u8]>) -> Result<Option<&[u8]>, String> {
         None | Some([]) => Ok(None),
         Some([FORMAT | FORMAT_2, json @ ..]) => Ok(Some(json)),
         Some([tag, ..]) => Err(format!("the root record has unknown format {tag:#04x}")),
+    }
+}
+
+/// The sessions of the root record's commits, each a string of hex digits.
+pub(super) fn sessions<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
+    Vec::<Hex>::deserialize(deserializer).map(|sessions| sessions.into_iter().map(|Hex(session)| session).collect())
+}
+
+/// The root record's write lease, `[holder in hex, until in milliseconds]`.
+pub(super) fn lease<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Lease>, D::Error> {
+    let lease = Option::<(Hex, u64)>::deserialize(deserializer)?;
+    Ok(lease.map(|(Hex(holder), until_millis)| Lease { holder, until_millis }))
+}
+
+/// A `u64` written as a string of hex digits, like a session.
+struct Hex(u64);
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let hex = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        u64::from_str_radix(&hex, 16).map(Hex).map_err(|_| de::Error::custom("a session is not in hex"))
     }
 }
