@@ -5,6 +5,10 @@
 //! text they are in the record: streaming a page out copies that text, and decoding it parses
 //! only those values into `Value`s. A read looks up one member or element; [`look_up`] skips
 //! the rest of the page without building anything, which costs a tenth of decoding it.
+//!
+//! Records whose decoding only mirrors their shape use `serde`'s derive (node and page
+//! references, the root record); the seeds of [`look_up`] are written by hand because they
+//! skip, unparsed, whatever the lookup does not need.
 
 use super::root::RootRecord;
 use super::{Child, Kind, NodeRef, Page, PageRef};
