@@ -3,6 +3,8 @@
 //! that the tests start themselves, and no acknowledged write is lost, on either node or across
 //! a restart of the server.
 
+#![cfg(feature = "e2e")]
+
 mod common;
 
 use common::Server;

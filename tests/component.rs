@@ -3,6 +3,8 @@
 //! The handler is what Spin and other hosts run, so it may import only what those hosts
 //! provide; the composed component is what `wasmtime serve -Scli` runs.
 
+#![cfg(feature = "e2e")]
+
 use jsonstore_testkit::required;
 use wasmparser::{Parser, Payload};
 

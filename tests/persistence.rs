@@ -1,6 +1,8 @@
 //! The document lives in the host's key-value store: it outlives requests, restarts and
 //! crashes, and concurrent writers never lose each other's updates.
 
+#![cfg(feature = "e2e")]
+
 mod common;
 
 use common::{Server, fresh};

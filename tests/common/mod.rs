@@ -2,8 +2,9 @@
 //!
 //! The processes are started by `jsonstore-testkit`, which the benchmark shares; what is here
 //! is the tests' side: panicking on failure, and requests that return a [`Reply`] to assert on.
-//! `cargo xtask test` builds the components and sets `JSONSTORE_COMPONENT`,
-//! `JSONSTORE_WASMTIME` and the rest; without them these tests fail and say how to run them.
+//! The tests that use it are behind the `e2e` feature: `cargo xtask test` turns it on, builds the
+//! components and sets `JSONSTORE_COMPONENT`, `JSONSTORE_WASMTIME` and the rest; with the feature
+//! but without them these tests fail and say how to run them.
 
 #![allow(dead_code)]
 

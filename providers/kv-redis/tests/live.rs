@@ -2,6 +2,8 @@
 //! the other side of the socket. `cargo xtask test` sets `JSONSTORE_REDIS_SERVER`; each test
 //! starts its own server on a free loopback port, without persistence.
 
+#![cfg(feature = "e2e")]
+
 use jsonstore_kv_redis::resp::Reply;
 use jsonstore_kv_redis::server::{self, Bucket, Connection, Error, INCREMENT, SET, SWAP, Swap};
 use jsonstore_testkit::Redis;
