@@ -1,5 +1,7 @@
 //! The HTTP API, end to end: the real component under the real `wasmtime serve`.
 
+#![cfg(feature = "e2e")]
+
 mod common;
 
 use common::{Server, fresh};

@@ -3,9 +3,12 @@
 //! that the tests start themselves, and no acknowledged write is lost, on either node or across
 //! a restart of the server.
 
+#![cfg(feature = "e2e")]
+
 mod common;
 
-use common::{Redis, Server, free_port, required};
+use common::Server;
+use jsonstore_testkit::{Redis, free_port, required};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,7 +38,7 @@ fn check_every_write(doc: &Value, node: &str) {
 
 #[test]
 fn two_nodes_share_one_document_that_outlives_the_server() {
-    let redis = Redis::start();
+    let redis = Redis::durable();
     let nodes = [Arc::new(node(&redis.url())), Arc::new(node(&redis.url()))];
     let started = Instant::now();
     let writers: Vec<_> = (0..WRITERS)
@@ -86,7 +89,7 @@ fn a_node_whose_server_is_down_answers_503() {
 /// Without `-Sinherit-network`, `wasmtime serve` denies every connection; the problem says so.
 #[test]
 fn a_node_without_network_access_says_which_flag_it_needs() {
-    let redis = Redis::start();
+    let redis = Redis::durable();
     let env = format!("JSONSTORE_REDIS_URL={}", redis.url());
     let node = Server::start_component(&required("JSONSTORE_COMPONENT_REDIS"), &["--env", &env]);
     let problem = node.get("/").problem(503);

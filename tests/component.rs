@@ -3,9 +3,9 @@
 //! The handler is what Spin and other hosts run, so it may import only what those hosts
 //! provide; the composed component is what `wasmtime serve -Scli` runs.
 
-mod common;
+#![cfg(feature = "e2e")]
 
-use common::required;
+use jsonstore_testkit::required;
 use wasmparser::{Parser, Payload};
 
 /// The import and export names of the outermost component in `bytes`.

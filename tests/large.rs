@@ -1,6 +1,8 @@
 //! A 100 MB document, end to end: written whole (stored as it is parsed), read whole
 //! (streamed), and read and written at its leaves; no stored value is larger than a chunk.
 
+#![cfg(feature = "e2e")]
+
 mod common;
 
 use common::Server;

@@ -1,6 +1,8 @@
 //! The document lives in the host's key-value store: it outlives requests, restarts and
 //! crashes, and concurrent writers never lose each other's updates.
 
+#![cfg(feature = "e2e")]
+
 mod common;
 
 use common::{Server, fresh};
@@ -185,7 +187,7 @@ fn the_store_does_not_grow_under_a_rewrite_loop() {
     eprintln!("files and bytes: at most {early:?} in rounds 0-79, {late:?} in rounds 160-239");
     assert!(late.0 <= early.0 * 2, "the store grew from {} to {} files", early.0, late.0);
     assert!(late.1 <= early.1 * 2, "the store grew from {} to {} bytes", early.1, late.1);
-    let settled = common::eventually(10, || {
+    let settled = jsonstore_testkit::eventually(10, || {
         let (files, bytes) = footprint(data.path());
         files <= early.0 + early.0 / 4 && bytes <= early.1 + early.1 / 4
     });

@@ -1,6 +1,8 @@
 //! The RFC examples, over HTTP: every RFC 6901 pointer, every RFC 7396 merge patch, and the
 //! RFC 6902 cases in `tests/cases/` (a failed patch must leave the document untouched).
 
+#![cfg(feature = "e2e")]
+
 mod common;
 
 use common::fresh;

@@ -1,32 +1,26 @@
 //! A real `wasmtime serve` running the built component, and an HTTP client for it.
 //!
-//! `cargo xtask test` builds the component and sets `JSONSTORE_COMPONENT` and
-//! `JSONSTORE_WASMTIME`; without them these tests fail and say how to run them.
+//! The processes are started by `jsonstore-testkit`, which the benchmark shares; what is here
+//! is the tests' side: panicking on failure, and requests that return a [`Reply`] to assert on.
+//! The tests that use it are behind the `e2e` feature: `cargo xtask test` turns it on, builds the
+//! components and sets `JSONSTORE_COMPONENT`, `JSONSTORE_WASMTIME` and the rest; with the feature
+//! but without them these tests fail and say how to run them.
 
 #![allow(dead_code)]
 
+use jsonstore_testkit::{WasmtimeServe, required};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-/// The path named by environment variable `name`, which `cargo xtask test` sets.
-pub fn required(name: &str) -> PathBuf {
-    match std::env::var_os(name) {
-        Some(path) => PathBuf::from(path),
-        None => panic!("{name} is not set: run the integration tests with `cargo xtask test`"),
-    }
-}
-
-/// A `wasmtime serve` process serving the composed component on a free loopback port.
+/// A `wasmtime serve` process serving the composed component on a free loopback port; its log
+/// is printed if a test panics while it runs.
 pub struct Server {
-    child: Mutex<Child>,
+    process: WasmtimeServe,
     /// The base URL, like `http://127.0.0.1:43121`.
     pub url: String,
-    log: Arc<Mutex<String>>,
     agent: ureq::Agent,
 }
 
@@ -46,9 +40,23 @@ impl Server {
         Server::start_component(&required("JSONSTORE_COMPONENT"), &args)
     }
 
+    /// Starts a server running `component` with extra `wasmtime serve` arguments (`-S` flags,
+    /// `--env NAME=VALUE`), which come before the component.
+    pub fn start_component(component: &Path, args: &[&str]) -> Server {
+        let mut command = Command::new(required("JSONSTORE_WASMTIME"));
+        command.args(["serve", "-Scli", "--addr", "127.0.0.1:0"]);
+        // The tuning `cargo xtask serve` uses (see xtask's `tools::TUNING`).
+        command.args(std::env::var("JSONSTORE_WASMTIME_OPTIONS").unwrap_or_default().split_whitespace());
+        command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+        command.args(args).arg(component);
+        let process = WasmtimeServe::start(command).unwrap_or_else(|error| panic!("{error}"));
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Server { url: process.url().to_owned(), process, agent }
+    }
+
     /// What the server has written to stderr so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.process.log()
     }
 
     /// Sends a request; `body` is sent when not empty, as JSON unless a content type is given.
@@ -100,18 +108,7 @@ impl Server {
 
     /// Stops the server at once (SIGKILL), the way a crash would.
     pub fn crash(&self) {
-        let mut child = self.child.lock().unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.crash();
-        if std::thread::panicking() {
-            eprintln!("wasmtime serve log:\n{}", self.log());
-        }
+        self.process.kill();
     }
 }
 
@@ -164,147 +161,4 @@ pub fn fresh() -> (tempfile::TempDir, Server) {
     let data = tempfile::tempdir().expect("a temporary directory");
     let server = Server::start(data.path());
     (data, server)
-}
-
-/// Waits until `condition` holds, for at most `seconds`.
-pub fn eventually(seconds: u64, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-impl Server {
-    /// Starts a server running `component` with extra `wasmtime serve` arguments (`-S` flags,
-    /// `--env NAME=VALUE`), which come before the component.
-    pub fn start_component(component: &Path, args: &[&str]) -> Server {
-        let mut command = Command::new(required("JSONSTORE_WASMTIME"));
-        command.args(["serve", "-Scli", "--addr", "127.0.0.1:0"]);
-        // The tuning `cargo xtask serve` uses (see xtask's `tools::TUNING`).
-        command.args(std::env::var("JSONSTORE_WASMTIME_OPTIONS").unwrap_or_default().split_whitespace());
-        command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
-        command.args(args).arg(component);
-        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starting wasmtime serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let log_writer = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("http://") {
-                    let _ = sender.send(line[at..].trim_end_matches('/').to_owned());
-                }
-                let mut log = log_writer.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let Ok(url) = receiver.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            panic!("wasmtime serve did not start:\n{}", log.lock().unwrap());
-        };
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Server { child: Mutex::new(child), url, log, agent }
-    }
-}
-
-/// A Redis-protocol server (`$JSONSTORE_REDIS_SERVER`, which `cargo xtask test` sets) of its own,
-/// listening on a free loopback port only, and persisting to an append-only file in a temporary
-/// directory that is synced before each write is acknowledged (`appendfsync always`).
-pub struct Redis {
-    child: Mutex<Option<Child>>,
-    /// The port it listens on, the same across restarts.
-    pub port: u16,
-    /// Its data directory, which also holds its log, `redis.log`.
-    pub dir: tempfile::TempDir,
-}
-
-impl Redis {
-    /// Starts a server on a free port and waits until it answers.
-    pub fn start() -> Redis {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let redis = Redis { child: Mutex::new(None), port: free_port(), dir };
-        redis.restart();
-        redis
-    }
-
-    /// The URL the key-value provider takes, `redis://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server (again) on the same port and directory, and waits until it has loaded
-    /// its data and answers `PING`.
-    pub fn restart(&self) {
-        let mut child = self.child.lock().unwrap();
-        assert!(child.is_none(), "the Redis server is already running");
-        let port = self.port.to_string();
-        let dir = self.dir.path().to_str().expect("a UTF-8 temporary directory");
-        let log = format!("{dir}/redis.log");
-        let spawned = Command::new(required("JSONSTORE_REDIS_SERVER"))
-            .args(["--port", &port, "--bind", "127.0.0.1", "--protected-mode", "yes", "--dir", dir])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", &log])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting the Redis server");
-        *child = Some(spawned);
-        drop(child);
-        let ready = eventually(30, || self.command(&["PING"]).is_ok_and(|reply| reply == "+PONG\r\n"));
-        assert!(ready, "the Redis server did not start:\n{}", self.log());
-    }
-
-    /// Stops the server with `SHUTDOWN` and waits for it to exit.
-    pub fn stop(&self) {
-        let _ = self.command(&["SHUTDOWN"]);
-        let mut child = self.child.lock().unwrap();
-        let mut process = child.take().expect("the Redis server is running");
-        let exited = eventually(30, || process.try_wait().is_ok_and(|status| status.is_some()));
-        if !exited {
-            let _ = process.kill();
-            let _ = process.wait();
-            panic!("the Redis server did not shut down:\n{}", self.log());
-        }
-    }
-
-    /// Sends one command and returns the raw reply, as far as one read gets it.
-    pub fn command(&self, args: &[&str]) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut command = format!("*{}\r\n", args.len());
-        for arg in args {
-            command.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-        }
-        stream.write_all(command.as_bytes())?;
-        let mut reply = vec![0; 64 * 1024];
-        let read = stream.read(&mut reply)?;
-        Ok(String::from_utf8_lossy(&reply[..read]).into_owned())
-    }
-
-    /// The server's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.lock().unwrap().take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("Redis server log:\n{}", self.log());
-        }
-    }
-}
-
-/// A loopback port that nothing listened on a moment ago.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
-    listener.local_addr().expect("a bound address").port()
 }

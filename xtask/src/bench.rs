@@ -134,7 +134,7 @@ impl Bench {
         let server = self.start(component, document, None)?;
         let body = (method == "PUT").then_some(LEAF_VALUE);
         server.expect_success(method, path, body.map(str::as_bytes))?;
-        let outcome = oha::run(&self.oha, &self.options, method, &format!("{}{path}", server.url), body)?;
+        let outcome = oha::run(&self.oha, &self.options, method, &format!("{}{path}", server.url()), body)?;
         Ok(Measurement {
             rate: outcome.successes as f64 / outcome.seconds,
             responses: outcome.responses,

@@ -3,7 +3,8 @@
 //! - `build`: build the components and compose the one `wasmtime serve` runs.
 //! - `serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT]`: build and serve
 //!   JSONStore, persisting in DIR, or in the Redis-protocol server at HOST:PORT.
-//! - `test`: build, then run every test, including the ones that drive `wasmtime serve`.
+//! - `test`: build, then run every test, including the end-to-end ones (the `e2e` features), which
+//!   drive `wasmtime serve` and a Redis-protocol server.
 //! - `bench [--seconds N] [--concurrency N]`: measure JSONStore against a hello-world baseline.
 //!
 //! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, and for the tests a
@@ -87,13 +88,16 @@ fn serve(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The features that turn on the tests needing the environment `test` sets up.
+const E2E_FEATURES: &str = "jsonstore/e2e,jsonstore-kv-redis/e2e";
+
 fn test(args: &[String]) -> Result<()> {
     let artifacts = build::all()?;
     let wasmtime = tools::wasmtime()?;
     let redis_server = tools::redis_server()?;
     let status = Command::new(cargo())
         .current_dir(root())
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--features", E2E_FEATURES])
         .args(args)
         .env("JSONSTORE_WASMTIME", &wasmtime)
         .env("JSONSTORE_COMPONENT", &artifacts.composed)

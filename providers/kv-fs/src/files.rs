@@ -111,7 +111,8 @@ use std::time::{Duration, SystemTime};
 
 /// One bucket: a directory of keys. Cheap to clone; it holds no open files.
 ///
-/// Clones share the note of keys created but not yet synced (see [`Unsynced`]).
+/// Clones share the note of keys created but not yet synced into the directory: one sync, before
+/// the next compare-and-swap or when the last clone is dropped, covers the keys of every clone.
 #[derive(Clone, Debug)]
 pub struct Bucket {
     dir: PathBuf,

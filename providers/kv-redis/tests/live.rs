@@ -2,57 +2,17 @@
 //! the other side of the socket. `cargo xtask test` sets `JSONSTORE_REDIS_SERVER`; each test
 //! starts its own server on a free loopback port, without persistence.
 
+#![cfg(feature = "e2e")]
+
 use jsonstore_kv_redis::resp::Reply;
 use jsonstore_kv_redis::server::{self, Bucket, Connection, Error, INCREMENT, SET, SWAP, Swap};
+use jsonstore_testkit::Redis;
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// A Redis-protocol server of the test's own.
-struct Redis {
-    child: Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let Some(binary) = std::env::var_os("JSONSTORE_REDIS_SERVER") else {
-            panic!("JSONSTORE_REDIS_SERVER is not set: run the tests with `cargo xtask test`");
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-        let child = Command::new(binary)
-            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("starting the Redis server");
-        let redis = Redis { child, address: format!("127.0.0.1:{port}"), _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(mut connection) = Connection::open(&redis.address)
-                && connection.call(&[b"PING"]).is_ok_and(|reply| reply == Reply::Status("PONG".into()))
-            {
-                return redis;
-            }
-            assert!(Instant::now() < deadline, "the Redis server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn connect(&self) -> Connection<TcpStream> {
-        Connection::open(&self.address).unwrap()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A connection to `redis`.
+fn connect(redis: &Redis) -> Connection<TcpStream> {
+    Connection::open(&redis.address()).unwrap()
 }
 
 fn bucket() -> Bucket {
@@ -61,8 +21,8 @@ fn bucket() -> Bucket {
 
 #[test]
 fn scripts_are_cached_under_their_sha1() {
-    let redis = Redis::start();
-    let mut connection = redis.connect();
+    let redis = Redis::in_memory();
+    let mut connection = connect(&redis);
     for script in [&SET, &SWAP, &INCREMENT] {
         let reply = connection.call(&[b"SCRIPT", b"LOAD", script.source.as_bytes()]).unwrap();
         assert_eq!(reply, Reply::Bulk(Some(script.sha1.as_bytes().to_vec())), "{}", script.source);
@@ -71,8 +31,8 @@ fn scripts_are_cached_under_their_sha1() {
 
 #[test]
 fn values_round_trip() {
-    let redis = Redis::start();
-    let (mut connection, bucket) = (redis.connect(), bucket());
+    let redis = Redis::in_memory();
+    let (mut connection, bucket) = (connect(&redis), bucket());
     let big: Vec<u8> = (0..3_000_000_u32).map(|i| (i % 251) as u8).collect();
     for value in [&b""[..], b"\r\n$-1\r\n\xff\x00", &big] {
         bucket.set(&mut connection, "k", value).unwrap();
@@ -90,8 +50,8 @@ fn values_round_trip() {
 
 #[test]
 fn a_stale_handle_loses_even_after_a_delete_and_rewrites() {
-    let redis = Redis::start();
-    let (mut connection, bucket) = (redis.connect(), bucket());
+    let redis = Redis::in_memory();
+    let (mut connection, bucket) = (connect(&redis), bucket());
     bucket.set(&mut connection, "doc", b"v1").unwrap();
     let stale = bucket.begin_cas(&mut connection, "doc").unwrap();
     // Per-key versions would start over here; the bucket's counter does not.
@@ -107,8 +67,8 @@ fn a_stale_handle_loses_even_after_a_delete_and_rewrites() {
 
 #[test]
 fn handles_on_one_connection_do_not_interfere() {
-    let redis = Redis::start();
-    let (mut connection, bucket) = (redis.connect(), bucket());
+    let redis = Redis::in_memory();
+    let (mut connection, bucket) = (connect(&redis), bucket());
     let a = bucket.begin_cas(&mut connection, "a").unwrap();
     let b = bucket.begin_cas(&mut connection, "b").unwrap();
     let a_again = bucket.begin_cas(&mut connection, "a").unwrap();
@@ -126,8 +86,8 @@ fn handles_on_one_connection_do_not_interfere() {
 fn concurrent_swaps_and_increments_lose_nothing() {
     const THREADS: usize = 6;
     const ROUNDS: usize = 100;
-    let redis = Redis::start();
-    let address = redis.address.clone();
+    let redis = Redis::in_memory();
+    let address = redis.address();
     let threads: Vec<_> = (0..THREADS)
         .map(|_| {
             let address = address.clone();
@@ -151,7 +111,7 @@ fn concurrent_swaps_and_increments_lose_nothing() {
     for thread in threads {
         thread.join().unwrap();
     }
-    let (mut connection, bucket) = (redis.connect(), bucket());
+    let (mut connection, bucket) = (connect(&redis), bucket());
     let total = (THREADS * ROUNDS).to_string();
     assert_eq!(bucket.get(&mut connection, "swapped").unwrap(), Some(total.into_bytes()));
     assert_eq!(bucket.increment(&mut connection, "counter", 0).unwrap(), (2 * THREADS * ROUNDS) as i64);
@@ -159,8 +119,8 @@ fn concurrent_swaps_and_increments_lose_nothing() {
 
 #[test]
 fn increment_refuses_what_is_not_an_integer() {
-    let redis = Redis::start();
-    let (mut connection, bucket) = (redis.connect(), bucket());
+    let redis = Redis::in_memory();
+    let (mut connection, bucket) = (connect(&redis), bucket());
     assert_eq!(bucket.increment(&mut connection, "n", -7).unwrap(), -7);
     assert_eq!(bucket.get(&mut connection, "n").unwrap().as_deref(), Some(&b"-7"[..]));
     bucket.set(&mut connection, "text", b"seven").unwrap();
@@ -175,8 +135,8 @@ fn increment_refuses_what_is_not_an_integer() {
 
 #[test]
 fn list_keys_pages_through_every_key_of_the_bucket_only() {
-    let redis = Redis::start();
-    let (mut connection, bucket) = (redis.connect(), bucket());
+    let redis = Redis::in_memory();
+    let (mut connection, bucket) = (connect(&redis), bucket());
     let other = Bucket::open("default-2").unwrap();
     let expected: BTreeSet<String> = (0..2500).map(|i| format!("key:{i}")).collect();
     for key in &expected {

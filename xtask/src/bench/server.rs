@@ -1,22 +1,17 @@
 //! One `wasmtime serve` per scenario, on a free loopback port and a fresh data directory.
 //!
-//! It is started with the same command as `cargo xtask serve`, on port 0; the bound address is
-//! read from its log, like the end-to-end tests do.
+//! It is started with the same command as `cargo xtask serve`, on port 0, by
+//! `jsonstore-testkit`, which starts the end-to-end tests' servers too and reads the bound
+//! address from the log.
 
 use crate::tools;
 use anyhow::{Context, Result, bail};
-use std::io::{BufRead, BufReader};
+use jsonstore_testkit::WasmtimeServe;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
 
-/// A running `wasmtime serve`, stopped when dropped.
+/// A running `wasmtime serve`, stopped when dropped, and its data directory, removed then.
 pub struct Server {
-    child: Child,
-    /// The base URL, like `http://127.0.0.1:43121`.
-    pub url: String,
-    log: Arc<Mutex<String>>,
+    process: WasmtimeServe,
     agent: ureq::Agent,
     _data: tempfile::TempDir,
 }
@@ -30,39 +25,14 @@ impl Server {
             None => tempfile::tempdir(),
         }
         .context("creating a data directory")?;
-        let mut child = tools::serve_command(wasmtime, component, "127.0.0.1:0", data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting wasmtime serve")?;
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (sender, receiver) = mpsc::channel();
-        let log_writer = Arc::clone(&log);
-        // Keeps draining the log after the address is known, so that wasmtime never blocks on it.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("http://") {
-                    let _ = sender.send(line[at..].trim_end_matches('/').to_owned());
-                }
-                let mut log = log_writer.lock().expect("the log lock is never poisoned");
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let process = WasmtimeServe::start(tools::serve_command(wasmtime, component, "127.0.0.1:0", data.path()))?;
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut server = Server { child, url: String::new(), log, agent, _data: data };
-        match receiver.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => server.url = url,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                bail!("wasmtime serve printed no address in 60 s; its log:\n{}", server.log())
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = server.child.wait()?;
-                bail!("wasmtime serve exited ({status}) without serving; its log:\n{}", server.log())
-            }
-        }
-        Ok(server)
+        Ok(Server { process, agent, _data: data })
+    }
+
+    /// The base URL, like `http://127.0.0.1:43121`.
+    pub fn url(&self) -> &str {
+        self.process.url()
     }
 
     /// Sends one request and returns the status and the body; `body`, when given, is sent as JSON.
@@ -78,7 +48,7 @@ impl Server {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Result<(u16, Vec<u8>)> {
-        let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.url));
+        let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.url()));
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
@@ -105,26 +75,19 @@ impl Server {
     /// Forgets the server's peak memory so far, so that [`Server::peak_memory_bytes`] tells
     /// about what follows. Best effort: it needs Linux's `/proc/PID/clear_refs`.
     pub fn reset_peak_memory(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.process.id()), "5");
     }
 
     /// The most resident memory the server has used since it started or since
     /// [`Server::reset_peak_memory`] (`VmHWM`), where `/proc` tells it.
     pub fn peak_memory_bytes(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.id())).ok()?;
         let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
         let kibibytes: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
         Some(kibibytes * 1024)
     }
 
     fn log(&self) -> String {
-        self.log.lock().expect("the log lock is never poisoned").clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.log()
     }
 }
