@@ -1,4 +1,7 @@
 //! Limits and the origin let in, read from the host's configuration variables.
+//!
+//! The names and defaults are the same on every host (`spin.toml` declares them, and a test
+//! checks it), so a setting means the same under Spin and `wasmtime serve`.
 
 use super::cors;
 use crate::core::json::DEPTH_MAX_LIMIT;

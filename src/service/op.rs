@@ -1,4 +1,9 @@
 //! Requests parsed into operations, and how each write operation changes the document.
+//!
+//! A request is checked whole before anything is read (method, path, media type, size,
+//! nesting), so a bad one costs nothing. A write then runs inside a transaction and says what
+//! it did as a [`Written`] outcome, not as a response: the response is rendered once, after
+//! the commit, and a big value written from its text is read back from the store.
 
 use super::conditions::Conditions;
 use super::problem::{Problem, too_deep};
