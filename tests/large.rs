@@ -48,13 +48,16 @@ fn a_100_mb_document_round_trips_and_serves_its_leaves() {
     // Every stored file holds at most one chunk (1 MiB by default) plus the provider's header byte.
     let mut largest = 0;
     let mut stack = vec![data.path().to_owned()];
+    // The last writes delete what they replaced after answering, so files may vanish while
+    // they are walked: those are skipped.
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.metadata() else { continue };
+            if metadata.is_dir() {
                 stack.push(entry.path());
             } else {
-                largest = largest.max(entry.metadata().unwrap().len());
+                largest = largest.max(metadata.len());
             }
         }
     }

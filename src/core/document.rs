@@ -105,9 +105,10 @@ pub fn post(
         }
         None => {
             let key = new_key();
-            location.push_back(Token::new(key.clone()));
-            let collection = Value::Object(Map::from_iter([(key, value)]));
-            put(doc, pointer, collection)?;
+            let collection = Value::Object(Map::from_iter([(key.clone(), value)]));
+            // Where the new collection went: `-` becomes the index it was appended at.
+            let (_, at) = put(doc, pointer, collection)?;
+            location = at.with_trailing_token(Token::new(key));
         }
     }
     Ok(location)

@@ -150,15 +150,20 @@ impl Decimal {
 }
 
 /// Applies the merge patch `patch` (RFC 7396) to the value at `target`, creating it (from
-/// `null`) when it is missing.
-pub fn apply_merge_patch(doc: &mut Option<Value>, target: &Pointer, patch: &Value) -> Result<Placed, Conflict> {
+/// `null`) when it is missing. Returns what happened and where the value now is (`-`
+/// resolved to its index).
+pub fn apply_merge_patch(
+    doc: &mut Option<Value>,
+    target: &Pointer,
+    patch: &Value,
+) -> Result<(Placed, PointerBuf), Conflict> {
     if let Some(value) = document::get_mut(doc.as_mut(), target) {
         json_patch::merge(value, patch);
-        return Ok(Placed::Replaced);
+        return Ok((Placed::Replaced, target.to_buf()));
     }
     let mut value = Value::Null;
     json_patch::merge(&mut value, patch);
-    document::put(doc, target, value).map(|(placed, _)| placed)
+    document::put(doc, target, value)
 }
 
 #[cfg(test)]
@@ -229,7 +234,12 @@ mod tests {
     fn merge_patch_creates_missing_targets() {
         let mut doc = Some(json!({"a": 1}));
         let placed = apply_merge_patch(&mut doc, &ptr("/b/c"), &json!({"d": 1, "e": null})).unwrap();
-        assert_eq!(placed, Placed::Created);
+        assert_eq!(placed, (Placed::Created, ptr("/b/c")));
         assert_eq!(doc, Some(json!({"a": 1, "b": {"c": {"d": 1}}})));
+        // The end of an array is the index the value went to.
+        let mut doc = Some(json!({"list": [1]}));
+        let placed = apply_merge_patch(&mut doc, &ptr("/list/-"), &json!({"x": 2})).unwrap();
+        assert_eq!(placed, (Placed::Created, ptr("/list/1")));
+        assert_eq!(doc, Some(json!({"list": [1, {"x": 2}]})));
     }
 }

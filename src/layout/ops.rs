@@ -200,8 +200,8 @@ impl<S: Store> Txn<'_, S> {
             Some(_) => {
                 let name = new_key();
                 let collection = Value::Object(Map::from_iter([(name.clone(), value)]));
-                self.put(pointer, collection)?;
-                Ok((pointer.with_trailing_token(Token::new(name.clone())), Posted::Member(name)))
+                let (_, at) = self.put(pointer, collection)?;
+                Ok((at.with_trailing_token(Token::new(name.clone())), Posted::Member(name)))
             }
             None => {
                 let target = rest(pointer, walk.depth());
@@ -254,12 +254,13 @@ impl<S: Store> Txn<'_, S> {
     }
 
     /// Applies a JSON Merge Patch at `pointer`, like [`patch::apply_merge_patch`].
-    pub fn merge_patch(&mut self, pointer: &Pointer, merge_patch: &Value) -> Result<Placed, OpError> {
+    /// Returns what happened and where the value now is.
+    pub fn merge_patch(&mut self, pointer: &Pointer, merge_patch: &Value) -> Result<(Placed, PointerBuf), OpError> {
         let walk = self.walk(pointer, pointer.count())?;
         if walk.collection().is_some() && walk.depth() < pointer.count() {
             let mut value = Value::Null;
             json_patch::merge(&mut value, merge_patch);
-            return self.put(pointer, value).map(|(placed, _)| placed);
+            return self.put(pointer, value);
         }
         self.in_value(walk, pointer, |doc, rest| {
             patch::apply_merge_patch(doc, rest, merge_patch).map_err(OpError::Conflict)
@@ -348,12 +349,6 @@ trait Relocate {
 
 impl Relocate for () {
     fn relocate(self, _: &Pointer) -> Self {}
-}
-
-impl Relocate for Placed {
-    fn relocate(self, _: &Pointer) -> Self {
-        self
-    }
 }
 
 impl Relocate for PointerBuf {

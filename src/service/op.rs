@@ -141,8 +141,8 @@ impl Op {
                 Ok(Written::Posted { location, posted, tag })
             }
             Op::MergePatch(pointer, merge_patch) => {
-                let placed = txn.merge_patch(pointer, merge_patch)?;
-                patched(txn, placed, pointer, config)
+                let (placed, location) = txn.merge_patch(pointer, merge_patch)?;
+                patched(txn, placed, &location, config)
             }
             Op::JsonPatch(pointer, operations) => {
                 txn.json_patch(pointer, operations)?;
