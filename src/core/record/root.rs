@@ -97,9 +97,20 @@ pub(super) fn lease<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
 /// A `u64` written as a string of hex digits, like a session.
 struct Hex(u64);
 
+/// Read from the record's text without copying it: a root record names up to 32 sessions, and
+/// every request reads one.
 impl<'de> Deserialize<'de> for Hex {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let hex = std::borrow::Cow::<str>::deserialize(deserializer)?;
-        u64::from_str_radix(&hex, 16).map(Hex).map_err(|_| de::Error::custom("a session is not in hex"))
+        struct HexVisitor;
+        impl de::Visitor<'_> for HexVisitor {
+            type Value = Hex;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a session in hex")
+            }
+            fn visit_str<E: de::Error>(self, hex: &str) -> Result<Hex, E> {
+                u64::from_str_radix(hex, 16).map(Hex).map_err(|_| E::custom("a session is not in hex"))
+            }
+        }
+        deserializer.deserialize_str(HexVisitor)
     }
 }
