@@ -11,7 +11,7 @@ mod api_model;
 
 use api_model::{Action, Header, Method, Model, Path, Tag, avoid_known_bugs, patch_operation, respell};
 use jsonstore::core::layout::LayoutConfig;
-use jsonstore::service::{Config, Host, handle};
+use jsonstore::service::{Config, Host, Request, Response, handle};
 use jsonstore::store::MemoryStore;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -249,4 +249,72 @@ proptest! {
             }
         }
     }
+}
+
+/// Sends a request to `store` with the default configuration; a body is JSON unless a
+/// header says otherwise.
+fn send(store: &MemoryStore, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {
+    let mut headers: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    if !body.is_empty() && !headers.iter().any(|(name, _)| name == "content-type") {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
+    handle(store, &Config::default(), &Clock::default(), &request)
+}
+
+fn body(response: &Response) -> Value {
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+// Bugs the model found, shown as small as they come. The random runs above steer clear of
+// them (`api_model::avoid_known_bugs`, and tags are trusted only until the next write).
+
+/// `-` names the place after an array's last element in writes, and a missing target of a
+/// POST is created as an object: `POST /list/-` should append `{KEY: value}` to the list.
+/// It answers 404, naming `/list/-/KEY`, and writes nothing: the new value's location keeps
+/// the `-` (`core::document::post` drops the resolved location that `put` returns).
+#[test]
+#[ignore = "bug: POST /list/- answers 404 (its Location keeps the '-') instead of appending an object"]
+fn a_post_to_the_end_of_an_array_adds_an_object_there() {
+    let store = MemoryStore::new();
+    assert_eq!(send(&store, "PUT", "/list", &[], "[1]").status, 201);
+    let posted = send(&store, "POST", "/list/-", &[], "2");
+    assert_eq!(posted.status, 201, "{}", String::from_utf8_lossy(&posted.body));
+    let key = body(&posted)["name"].as_str().unwrap().to_owned();
+    assert_eq!(posted.header("location"), Some(format!("/list/1/{key}").as_str()));
+    assert_eq!(body(&send(&store, "GET", "/list", &[], "")), json!([1, {key: 2}]));
+}
+
+/// A merge patch of a missing target creates it (201), and `-` in an array is the place after
+/// its last element: `PATCH /list/-` should append the patched value. It answers 404 and
+/// writes nothing: the answer reads the value back at `/list/-` rather than where it went.
+#[test]
+#[ignore = "bug: a merge patch of /list/- answers 404 instead of 201 and appending"]
+fn a_merge_patch_to_the_end_of_an_array_appends() {
+    let store = MemoryStore::new();
+    assert_eq!(send(&store, "PUT", "/list", &[], "[1]").status, 201);
+    let merge = [("content-type", "application/merge-patch+json")];
+    let patched = send(&store, "PATCH", "/list/-", &merge, r#"{"a":1}"#);
+    assert_eq!(patched.status, 201, "{}", String::from_utf8_lossy(&patched.body));
+    assert_eq!(patched.header("location"), Some("/list/1"));
+    assert_eq!(body(&send(&store, "GET", "/list", &[], "")), json!([1, {"a": 1}]));
+}
+
+/// The README: a value's ETag "changes only when the value at that path changes". With the
+/// default layout, a document of up to 16 KiB is kept inline in the root record, and a 1.5 KB
+/// value in it is tagged by the hash of its JSON; a write beside it that takes the document
+/// past 16 KiB stores it in pages, and the value, over the 1 KiB inline limit, becomes a node
+/// of its own, tagged by its page's hash. So a client that read `/a` and writes it with
+/// `If-Match` gets 412, though nobody changed `/a`.
+#[test]
+#[ignore = "bug: a write beside a value can change the value's ETag, so If-Match fails with 412 though it is unchanged"]
+fn a_write_elsewhere_keeps_the_tag_of_an_unchanged_value() {
+    let store = MemoryStore::new();
+    let medium = json!((0..400).collect::<Vec<u32>>()).to_string();
+    assert_eq!(send(&store, "PUT", "/a", &[], &medium).status, 201);
+    let read = send(&store, "GET", "/a", &[], "");
+    let tag = read.header("etag").unwrap().to_owned();
+    assert_eq!(send(&store, "PUT", "/b", &[], &json!("x".repeat(20_000)).to_string()).status, 201);
+    assert_eq!(send(&store, "GET", "/a", &[], "").header("etag"), Some(tag.as_str()));
+    assert_eq!(send(&store, "PUT", "/a", &[("if-match", &tag)], "1").status, 200);
 }
