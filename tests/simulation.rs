@@ -1,15 +1,19 @@
-//! Deterministic simulation of the storage stack under faults.
+//! Deterministic simulation of the storage stack under faults, checked against a model.
 //!
 //! A seeded generator drives random requests through the real service and layout, over a store
-//! that fails, or "crashes" (fails every operation from then on), at a chosen operation. After
-//! each request the document, read back through a fresh instance, must equal the plain
-//! `serde_json::Value` model before or after that request, never anything else, and every
-//! acknowledged write must be in it. A failing run prints its seed;
+//! that fails, or "crashes" (fails every operation from then on), at a chosen operation. Every
+//! answer is checked against the plain `serde_json::Value` model in `api_model`, which knows
+//! what each request means: an acknowledged request's document, read back through a fresh
+//! request, is the model's after it; a request the store failed leaves the document before it
+//! or after it, never anything else. A failing run prints its seed;
 //! `JSONSTORE_SIMULATION_SEED=<seed> cargo test --test simulation` replays it.
 
+mod api_model;
+
+use api_model::{Action, Header, Method, Model, Path, Tag, patch_operation, respell};
 use jsonstore::layout::LayoutConfig;
 use jsonstore::service::{Config, Host, Request, Response, handle};
-use jsonstore::store::{MemoryStore, Store, StoreError, Swap};
+use jsonstore::store::{Call, Counter, Hook, Hooked, MemoryStore, StoreError};
 use serde_json::{Value, json};
 use std::cell::Cell;
 
@@ -34,54 +38,52 @@ impl Rng {
     }
 }
 
-/// A store that fails operation number `fail_at`, and with `crash`, every one after it.
-struct Faulty<'a> {
-    inner: &'a MemoryStore,
+/// A hook that fails store operation number `fail_at` (counted from 0 since it was armed), and
+/// with `crash`, every one after it.
+#[derive(Debug)]
+struct Faults {
     operations: Cell<u64>,
-    fail_at: u64,
-    crash: bool,
+    fail_at: Cell<u64>,
+    crash: Cell<bool>,
+    /// Whether an operation was failed since the hook was armed.
+    injected: Cell<bool>,
 }
 
-impl Faulty<'_> {
-    fn tick(&self) -> Result<(), StoreError> {
+impl Faults {
+    fn armed(fail_at: u64, crash: bool) -> Faults {
+        let (fail_at, crash) = (Cell::new(fail_at), Cell::new(crash));
+        Faults { operations: Cell::new(0), fail_at, crash, injected: Cell::new(false) }
+    }
+
+    fn disarmed() -> Faults {
+        Faults::armed(u64::MAX, false)
+    }
+
+    fn arm(&self, fail_at: u64, crash: bool) {
+        self.operations.set(0);
+        self.fail_at.set(fail_at);
+        self.crash.set(crash);
+        self.injected.set(false);
+    }
+
+    /// Stops failing operations; returns whether any was failed since the hook was armed.
+    fn disarm(&self) -> bool {
+        let injected = self.injected.get();
+        self.arm(u64::MAX, false);
+        injected
+    }
+}
+
+impl Hook<MemoryStore> for Faults {
+    fn before(&self, _inner: &MemoryStore, _call: Call<'_>) -> Result<(), StoreError> {
         let operation = self.operations.get();
         self.operations.set(operation + 1);
-        if operation == self.fail_at || (self.crash && operation > self.fail_at) {
+        let fail_at = self.fail_at.get();
+        if operation == fail_at || (self.crash.get() && operation > fail_at) {
+            self.injected.set(true);
             return Err(StoreError(format!("injected fault at operation {operation}")));
         }
         Ok(())
-    }
-}
-
-impl Store for Faulty<'_> {
-    type Watch = <MemoryStore as Store>::Watch;
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.tick()?;
-        self.inner.get(key)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.tick()?;
-        self.inner.set(key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.tick()?;
-        self.inner.delete(key)
-    }
-    fn keys(&self) -> Result<Vec<String>, StoreError> {
-        self.tick()?;
-        self.inner.keys()
-    }
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        self.tick()?;
-        self.inner.increment(key, delta)
-    }
-    fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), StoreError> {
-        self.tick()?;
-        self.inner.watch(key)
-    }
-    fn swap(&self, watch: Self::Watch, value: &[u8]) -> Result<Swap, StoreError> {
-        self.tick()?;
-        self.inner.swap(watch, value)
     }
 }
 
@@ -108,6 +110,28 @@ fn request(method: &str, target: &str, content_type: &str, body: String) -> Requ
     Request { method: method.into(), target: target.into(), headers, body: body.into_bytes() }
 }
 
+/// The path tokens requests use: object members, array indexes, the end of an array, and a
+/// member whose name needs escaping.
+const TOKENS: [&str; 7] = ["a", "b", "0", "1", "-", "k1", "a/b"];
+
+fn random_path(rng: &mut Rng, tokens: std::ops::Range<u64>) -> Path {
+    let count = tokens.start + rng.below(tokens.end - tokens.start);
+    (0..count).map(|_| rng.pick(&TOKENS).to_string()).collect()
+}
+
+/// A path below `under`: half the time random tokens, half the time a path to a value in the
+/// model's document, now and then with one more token (a new member, or an array's end).
+fn random_place(rng: &mut Rng, model: &Model, under: &[String], tokens: std::ops::Range<u64>) -> Path {
+    if rng.below(2) == 0 {
+        return random_path(rng, tokens);
+    }
+    let mut path = model.existing_path(under, rng.next());
+    if rng.below(3) == 0 {
+        path.push(rng.pick(&TOKENS).to_string());
+    }
+    path
+}
+
 fn random_value(rng: &mut Rng, depth: u32) -> Value {
     match rng.below(if depth == 0 { 3 } else { 6 }) {
         0 => json!(rng.below(1000)),
@@ -118,23 +142,67 @@ fn random_value(rng: &mut Rng, depth: u32) -> Value {
     }
 }
 
-fn random_request(rng: &mut Rng) -> Request {
-    let segments = ["a", "b", "0", "1", "-", "k1"];
-    let path: String = (0..rng.below(4)).map(|_| format!("/{}", rng.pick(&segments))).collect();
-    let path = if path.is_empty() { "/".to_owned() } else { path };
-    let value = random_value(rng, 3).to_string();
-    match rng.below(7) {
-        0 => request("GET", &path, "", String::new()),
-        1 | 2 => request("PUT", &path, "application/json", value),
-        3 => request("POST", &path, "application/json", value),
-        4 => request("DELETE", &path, "", String::new()),
-        5 => request("PATCH", &path, "application/merge-patch+json", value),
-        _ => {
-            let target = format!("/{}", rng.pick(&segments));
-            let patch = json!([{"op": *rng.pick(&["add", "remove", "replace", "copy"]), "path": target, "from": "/a", "value": random_value(rng, 2)}]);
-            request("PATCH", &path, "application/json-patch+json", patch.to_string())
-        }
+/// A merge patch: mostly an object whose `null` members remove, sometimes any value.
+fn random_merge_patch(rng: &mut Rng) -> Value {
+    if rng.below(4) == 0 {
+        return random_value(rng, 3);
     }
+    let names = ["a", "b", "k1", "k2"];
+    let members = (0..rng.below(4)).map(|_| {
+        let name = rng.pick(&names).to_string();
+        (name, if rng.below(4) == 0 { Value::Null } else { random_value(rng, 2) })
+    });
+    Value::Object(members.collect())
+}
+
+/// A JSON Patch of one to three operations, now and then an invalid one; a `test` often
+/// expects the value that is there, its numbers spelled another way.
+fn random_json_patch(rng: &mut Rng, model: &Model, target: &[String]) -> Vec<Value> {
+    (0..1 + rng.below(3))
+        .map(|_| {
+            let op = match rng.below(31) {
+                30 => "frob",
+                n => ["add", "remove", "replace", "move", "copy", "test"][n as usize % 6],
+            };
+            let path = random_place(rng, model, target, 0..3);
+            let from = random_place(rng, model, target, 1..3);
+            let at: Path = target.iter().chain(&path).cloned().collect();
+            let value = match model.value_at(&at) {
+                Some(current) if op == "test" && rng.below(2) == 0 => respell(current, rng.below(4) as usize),
+                _ => random_value(rng, 2),
+            };
+            patch_operation(op, &path, &from, value)
+        })
+        .collect()
+}
+
+fn random_condition(rng: &mut Rng) -> Option<(Header, Tag)> {
+    if rng.below(4) != 0 {
+        return None;
+    }
+    let header = if rng.below(2) == 0 { Header::IfMatch } else { Header::IfNoneMatch };
+    let tag = match rng.below(6) {
+        0 => Tag::Star,
+        1 | 2 => Tag::Fresh,
+        3 => Tag::WeakFresh,
+        4 => Tag::Seen(rng.below(64) as usize),
+        _ => Tag::MadeUp,
+    };
+    Some((header, tag))
+}
+
+fn random_action(rng: &mut Rng, model: &Model) -> Action {
+    let path = random_place(rng, model, &[], 0..4);
+    let method = match rng.below(8) {
+        0 => Method::Get,
+        1 | 2 => Method::Put(random_value(rng, 3)),
+        3 => Method::Post(random_value(rng, 3)),
+        4 => Method::Delete,
+        5 => Method::MergePatch(random_merge_patch(rng)),
+        _ => Method::JsonPatch(random_json_patch(rng, model, &path)),
+    };
+    let action = Action { method, path, condition: random_condition(rng), minimal: rng.below(8) == 0 };
+    action
 }
 
 fn document(store: &MemoryStore, config: &Config) -> Option<Value> {
@@ -159,99 +227,106 @@ fn random_layout(rng: &mut Rng) -> LayoutConfig {
     }
 }
 
-/// Runs one simulation; panics with the seed when a promise is broken.
+/// Checks an answer from the faulty store and the document `now`, read back after it, against
+/// the model, which takes the request's effect. `faulted` says whether the store failed an
+/// operation of the request.
+fn check(
+    model: &mut Model,
+    action: &Action,
+    response: &Response,
+    faulted: bool,
+    now: Option<Value>,
+) -> Result<(), String> {
+    let problem: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    // An earlier crash of the writer elected to create the first root record leaves the
+    // store without one until a later election: writes answer 503 meanwhile.
+    let unelected = model.document().is_none() && problem["type"] == "urn:jsonstore:problem:contention";
+    if response.status == 503 && (faulted || unelected) {
+        return model.settle(action, response, now.as_ref());
+    }
+    model.check(action, response)?;
+    match now.as_ref() == model.document() {
+        true => Ok(()),
+        false => Err(format!(
+            "after {}, answered {}, the document read back is {now:?}, not the model's {:?}",
+            action.describe(),
+            response.status,
+            model.document()
+        )),
+    }
+}
+
+/// Runs one simulation: random requests, each with a fault at a random operation. Panics with
+/// the seed when a promise is broken.
 fn simulate(seed: u64) {
     let mut rng = Rng(seed);
     let layout = random_layout(&mut rng);
     let config = Config { layout, ..Config::default() };
-    let store = MemoryStore::new();
+    let store = Hooked::new(MemoryStore::new(), Faults::disarmed());
     let clock = Cell::new(seed);
-    let mut model: Option<Value> = None;
+    let mut model = Model::new(layout.keys_max > 0);
     for step in 0..40 {
-        let request = random_request(&mut rng);
-        // The same request without faults, on a copy of the store, says what "after" is.
-        let shadow = store.clone();
-        // Both runs see the same clock and random bytes, so POST makes the same keys.
-        let expected = handle(&shadow, &config, &SimHost(clock.clone()), &request);
-        let after = document(&shadow, &config);
-
-        let faulty =
-            Faulty { inner: &store, operations: Cell::new(0), fail_at: rng.below(30), crash: rng.below(2) == 0 };
-        let response: Response = handle(&faulty, &config, &SimHost(clock.clone()), &request);
-        clock.set(clock.get() + 1000);
-        let now = document(&store, &config);
-        let context = || {
-            format!(
-                "seed {seed}, step {step}: {} {} {} -> {} {}\nlayout {layout:?}\nbefore {model:?}\nafter {after:?}\nnow {now:?}",
-                request.method,
-                request.target,
-                String::from_utf8_lossy(&request.body),
-                response.status,
-                String::from_utf8_lossy(&response.body),
-            )
-        };
-        assert!(now == model || now == after, "the document is neither the old nor the new one: {}", context());
-        if (200..300).contains(&response.status) && request.method != "GET" && request.method != "HEAD" {
-            assert_eq!(now, after, "an acknowledged write is missing: {}", context());
+        let outcome = (|| {
+            let action = random_action(&mut rng, &model);
+            let action =
+                model.prepare(action, |request| handle(&store.inner, &config, &SimHost(clock.clone()), request))?;
+            store.hook.arm(rng.below(30), rng.below(2) == 0);
+            let response = handle(&store, &config, &SimHost(clock.clone()), &action.request());
+            let faulted = store.hook.disarm();
+            clock.set(clock.get() + 1000);
+            check(&mut model, &action, &response, faulted, document(&store.inner, &config))
+        })();
+        if let Err(error) = outcome {
+            panic!("seed {seed}, step {step}, layout {layout:?}:\n{error}");
         }
-        if response.status < 500 {
-            assert_eq!(response.status, expected.status, "{}", context());
-        }
-        model = now;
     }
 }
 
 /// Makes a random document, then runs one random write once for every operation it makes
-/// without faults, failing (or crashing the store) at that operation: each time, the document
-/// must be the old or the new one, the new one if the write was acknowledged, and a later write
-/// must work. Panics with the seed when a promise is broken.
+/// without faults, failing (or crashing the store) at that operation: each time the answer and
+/// the document must agree with the model, and a later write must work. Panics with the seed
+/// when a promise is broken.
 fn fail_every_step(seed: u64) {
     let mut rng = Rng(seed);
     let config = Config { layout: random_layout(&mut rng), ..Config::default() };
+    let fail = |error: String| -> ! { panic!("seed {seed}, layout {:?}:\n{error}", config.layout) };
     let store = MemoryStore::new();
     let clock = Cell::new(seed);
+    let send = |request: &Request| handle(&store, &config, &SimHost(clock.clone()), request);
+    let mut model = Model::new(config.layout.keys_max > 0);
     for _ in 0..1 + rng.below(8) {
-        handle(&store, &config, &SimHost(clock.clone()), &random_request(&mut rng));
+        let action = random_action(&mut rng, &model);
+        let action = model.prepare(action, send).unwrap_or_else(|error| fail(error));
+        let response = send(&action.request());
+        check(&mut model, &action, &response, false, document(&store, &config)).unwrap_or_else(|error| fail(error));
         clock.set(clock.get() + 1000);
     }
     let write = loop {
-        let request = random_request(&mut rng);
-        if request.method != "GET" {
-            break request;
+        let action = random_action(&mut rng, &model);
+        if action.is_write() {
+            break model.prepare(action, send).unwrap_or_else(|error| fail(error));
         }
     };
-    let before = document(&store, &config);
-    // The run without faults counts the operations and says what "after" is.
-    let shadow = store.clone();
-    let counted = Faulty { inner: &shadow, operations: Cell::new(0), fail_at: u64::MAX, crash: false };
-    let expected = handle(&counted, &config, &SimHost(clock.clone()), &write);
-    let after = document(&shadow, &config);
-    for fail_at in 0..counted.operations.get() {
+    let written = write.request();
+    // The run without faults counts the operations, and is checked like any other.
+    let counted = Hooked::new(store.clone(), Counter::default());
+    let expected = handle(&counted, &config, &SimHost(clock.clone()), &written);
+    check(&mut model.clone(), &write, &expected, false, document(&counted.inner, &config))
+        .unwrap_or_else(|error| fail(error));
+    let operations = counted.hook.calls.get() as u64;
+    for fail_at in 0..operations {
         for crash in [false, true] {
-            let copy = store.clone();
-            let faulty = Faulty { inner: &copy, operations: Cell::new(0), fail_at, crash };
-            let response = handle(&faulty, &config, &SimHost(clock.clone()), &write);
-            let now = document(&copy, &config);
-            let context = || {
-                format!(
-                    "seed {seed}, {} at operation {fail_at} of {}: {} {} {} -> {} {}\nlayout {:?}\nbefore {before:?}\nafter {after:?}\nnow {now:?}",
-                    if crash { "crash" } else { "failure" },
-                    counted.operations.get(),
-                    write.method,
-                    write.target,
-                    String::from_utf8_lossy(&write.body),
-                    response.status,
-                    String::from_utf8_lossy(&response.body),
-                    config.layout,
-                )
+            let copy = Hooked::new(store.clone(), Faults::armed(fail_at, crash));
+            let response = handle(&copy, &config, &SimHost(clock.clone()), &written);
+            let now = document(&copy.inner, &config);
+            let context = |error: String| {
+                let fault = if crash { "crash" } else { "failure" };
+                fail(format!("{fault} at operation {fail_at} of {operations}:\n{error}"))
             };
-            assert!(now == before || now == after, "the document is neither the old nor the new one: {}", context());
-            if (200..300).contains(&response.status) {
-                assert_eq!(now, after, "an acknowledged write is missing: {}", context());
+            if response.status < 500 && response.status != expected.status {
+                context(format!("answered {}, not {} as without faults", response.status, expected.status));
             }
-            if response.status < 500 {
-                assert_eq!(response.status, expected.status, "{}", context());
-            }
+            check(&mut model.clone(), &write, &response, copy.hook.disarm(), now.clone()).unwrap_or_else(context);
             // Nothing the fault left behind stands in the way of the next writer, but a crash
             // of the writer elected to create the first root record: every attempt without a
             // root draws a ticket, and the next election comes after 1000 tickets (200 attempts
@@ -259,19 +334,22 @@ fn fail_every_step(seed: u64) {
             let next = json!({ "recovered": fail_at });
             let put = request("PUT", "/", "application/json", next.to_string());
             for tries in 1.. {
-                let next_response = handle(&copy, &config, &SimHost(Cell::new(clock.get() + 500)), &put);
+                let next_response = handle(&copy.inner, &config, &SimHost(Cell::new(clock.get() + 500)), &put);
                 let status = next_response.status;
                 if status == 200 || status == 201 {
                     break;
                 }
-                assert!(
-                    status == 503 && tries < 6 && before.is_none() && document(&copy, &config) == now,
-                    "the next write failed with {status} {}: {}",
-                    String::from_utf8_lossy(&next_response.body),
-                    context()
-                );
+                if !(status == 503 && tries < 6 && model.document().is_none() && document(&copy.inner, &config) == now)
+                {
+                    context(format!(
+                        "the next write failed with {status} {}",
+                        String::from_utf8_lossy(&next_response.body)
+                    ));
+                }
             }
-            assert_eq!(document(&copy, &config), Some(next), "{}", context());
+            if document(&copy.inner, &config) != Some(next.clone()) {
+                context("the next write is not the document".into());
+            }
         }
     }
 }
@@ -295,11 +373,11 @@ fn for_seeds(run: fn(u64)) {
 }
 
 #[test]
-fn the_document_is_always_the_old_or_the_new_one() {
+fn every_answer_matches_the_model_and_a_failed_request_leaves_the_old_or_the_new_document() {
     for_seeds(simulate);
 }
 
 #[test]
-fn a_write_that_fails_at_any_step_leaves_the_old_or_the_new_one() {
+fn a_write_that_fails_at_any_step_leaves_the_old_or_the_new_document() {
     for_seeds(fail_every_step);
 }

@@ -532,74 +532,76 @@ fn big_bodies_are_stored_as_they_are_parsed() {
     }
 }
 
-/// A store with the compare-and-swap faults seen on real hosts: `blind_create` swaps a key that
+/// A hook with the compare-and-swap faults seen on real hosts: `blind_create` swaps a key that
 /// was missing when watched without comparing (Spin 4.0.2's SQLite store), and `false_conflict`
 /// reports a conflict for a swap it made (Spin 4.0.2's Redis store). A write by another client
 /// lands between every watch and swap while `races_left` lasts, and between a falsely reported
-/// swap and its report while `late_races_left` lasts.
+/// swap and its report while `late_races_left` lasts; it goes to the inner store.
 struct FaultyCas {
-    inner: MemoryStore,
     blind_create: bool,
     false_conflict: bool,
     races_left: Cell<u32>,
     late_races_left: Cell<u32>,
+    /// Whether the operation under way is a watch, which a race follows.
+    watching: Cell<bool>,
     /// How many swaps were done.
     swaps: Cell<u32>,
 }
 
 impl FaultyCas {
-    fn new(blind_create: bool, false_conflict: bool, races: u32, late_races: u32) -> Self {
+    /// A memory store behind this hook.
+    fn new(
+        blind_create: bool,
+        false_conflict: bool,
+        races: u32,
+        late_races: u32,
+    ) -> crate::store::Hooked<MemoryStore, FaultyCas> {
         let (races_left, late_races_left) = (Cell::new(races), Cell::new(late_races));
-        let swaps = Cell::new(0);
-        FaultyCas { inner: MemoryStore::new(), blind_create, false_conflict, races_left, late_races_left, swaps }
+        let (watching, swaps) = (Cell::new(false), Cell::new(0));
+        let hook = FaultyCas { blind_create, false_conflict, races_left, late_races_left, watching, swaps };
+        crate::store::Hooked::new(MemoryStore::new(), hook)
     }
 
     /// Another client's write.
-    fn race(&self, left: &Cell<u32>, name: &str) {
+    fn race(&self, inner: &MemoryStore, left: &Cell<u32>, name: &str) {
         if left.get() > 0 {
             left.set(left.get() - 1);
             let target = format!("/{name}{}", left.get());
             let other = Request { method: "PUT".into(), target, headers: vec![], body: b"1".to_vec() };
-            handle(self, &Config::default(), &TestHost::default(), &other);
+            handle(inner, &Config::default(), &TestHost::default(), &other);
         }
     }
 }
 
-impl Store for FaultyCas {
-    type Watch = (<MemoryStore as Store>::Watch, bool, String);
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
-        self.inner.get(key)
+impl crate::store::Hook<MemoryStore> for FaultyCas {
+    fn before(&self, _inner: &MemoryStore, call: crate::store::Call<'_>) -> Result<(), crate::store::StoreError> {
+        self.watching.set(matches!(call, crate::store::Call::Watch(_)));
+        Ok(())
     }
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
-        self.inner.set(key, value)
+
+    fn after_read(&self, inner: &MemoryStore, _key: &str, _value: Option<&[u8]>) {
+        if self.watching.replace(false) {
+            self.race(inner, &self.races_left, "other");
+        }
     }
-    fn delete(&self, key: &str) -> Result<(), crate::store::StoreError> {
-        self.inner.delete(key)
-    }
-    fn keys(&self) -> Result<Vec<String>, crate::store::StoreError> {
-        self.inner.keys()
-    }
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::store::StoreError> {
-        self.inner.increment(key, delta)
-    }
-    fn watch(&self, key: &str) -> Result<(Self::Watch, Option<Vec<u8>>), crate::store::StoreError> {
-        let (watch, value) = self.inner.watch(key)?;
-        self.race(&self.races_left, "other");
-        let missing = value.is_none();
-        Ok(((watch, missing, key.to_owned()), value))
-    }
-    fn swap(&self, (watch, missing, key): Self::Watch, value: &[u8]) -> Result<Swap, crate::store::StoreError> {
-        if self.blind_create && missing {
-            self.inner.set(&key, value)?;
+
+    fn swap(
+        &self,
+        inner: &MemoryStore,
+        watched: crate::store::Watched<<MemoryStore as Store>::Watch>,
+        value: &[u8],
+    ) -> Result<Swap, crate::store::StoreError> {
+        if self.blind_create && watched.missing {
+            inner.set(&watched.key, value)?;
             return Ok(Swap::Done);
         }
-        let swap = self.inner.swap(watch, value)?;
+        let swap = inner.swap(watched.watch, value)?;
         if swap == Swap::Done {
             self.swaps.set(self.swaps.get() + 1);
         }
         match swap {
             Swap::Done if self.false_conflict => {
-                self.race(&self.late_races_left, "late");
+                self.race(inner, &self.late_races_left, "late");
                 Ok(Swap::Conflict)
             }
             outcome => Ok(outcome),
@@ -641,7 +643,7 @@ fn a_falsely_reported_conflict_does_not_apply_a_write_twice() {
         handle(&store, &config, &TestHost::default(), &request)
     };
     assert_eq!(send("PUT", "/list", "[]").status, 201);
-    store.late_races_left.set(1);
+    store.hook.late_races_left.set(1);
     let appended = send("POST", "/list", "\"x\"");
     assert_eq!(appended.status, 201, "{}", String::from_utf8_lossy(&appended.body));
     let doc = document(&store.inner, &config).unwrap();
@@ -717,14 +719,14 @@ fn a_writer_that_loses_claims_the_lease() {
         |target: &str| Request { method: "PUT".into(), target: target.into(), headers: vec![], body: b"1".to_vec() };
     let host = TestHost::default();
     assert_eq!(handle(&store, &config, &host, &put("/first")).status, 201);
-    store.races_left.set(1);
-    store.swaps.set(0);
+    store.hook.races_left.set(1);
+    store.hook.swaps.set(0);
     assert_eq!(handle(&store, &config, &host, &put("/mine")).status, 201);
     let doc = document(&store.inner, &config).unwrap();
     assert_eq!(doc, json!({"first": 1, "mine": 1, "other0": 1}));
     assert_eq!(Txn::begin(&store.inner, config.layout, 1).unwrap().lease(), None);
-    // The race, the claim and the write: three commits after the first root.
-    assert_eq!(store.swaps.get(), 3);
+    // The race (in the document), then the claim and the write: the writer's own two commits.
+    assert_eq!(store.hook.swaps.get(), 2);
 }
 
 /// `Prefer: return=minimal` leaves out the body of a write's answer, big values included.
