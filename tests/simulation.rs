@@ -201,8 +201,7 @@ fn random_action(rng: &mut Rng, model: &Model) -> Action {
         5 => Method::MergePatch(random_merge_patch(rng)),
         _ => Method::JsonPatch(random_json_patch(rng, model, &path)),
     };
-    let action = Action { method, path, condition: random_condition(rng), minimal: rng.below(8) == 0 };
-    action
+    Action { method, path, condition: random_condition(rng), minimal: rng.below(8) == 0 }
 }
 
 fn document(store: &MemoryStore, config: &Config) -> Option<Value> {
