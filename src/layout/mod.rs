@@ -28,13 +28,15 @@ mod records;
 pub mod root;
 mod snapshot;
 mod stream;
+mod tagged;
 mod transact;
 mod txn;
 
 pub use crate::core::record::Lease;
 pub use gc::Garbage;
 pub use ops::{OpError, Payload, Posted};
-pub use snapshot::{Read, Reading, Snapshot};
+pub use snapshot::Snapshot;
+pub use tagged::{Read, Reading};
 pub use transact::{
     Host, LEASE_MILLIS, READ_ATTEMPTS_MAX, WAIT_MILLIS_MAX, WRITE_ATTEMPTS_MAX, read_consistent, transact,
 };

@@ -10,7 +10,7 @@ use super::root::{self, ROOT_KEY};
 use super::{Error, LayoutConfig, corrupt};
 use crate::core::record::decode::{self, Lookup, OnPage, RawChild, RawPage};
 use crate::core::record::{Child, Kind, NodeRef, Page, PageAt, PageRef};
-use crate::core::{Pointer, PointerBuf, Token, document, etag, json};
+use crate::core::{Pointer, PointerBuf, Token, document};
 use crate::store::Store;
 use jsonptr::index::Index;
 use serde_json::{Map, Value};
@@ -28,27 +28,6 @@ pub struct Snapshot<'s, S: Store> {
     pub(super) root: Option<Child>,
     /// Whether lookups skip what they do not need in pages not decoded yet.
     skim: bool,
-}
-
-/// A value read for a response: the JSON of a value held inline, or a node of its own, to
-/// stream with [`Snapshot::write_json`].
-#[derive(Debug)]
-pub enum Reading {
-    /// The value's JSON.
-    Json(Vec<u8>),
-    /// The value's node.
-    Node(Child),
-}
-
-/// What [`Snapshot::read_now`] found: the value, its strong ETag, and the snapshot to stream
-/// it from.
-pub struct Read<'s, S: Store> {
-    /// The snapshot the value was read in.
-    pub snapshot: Snapshot<'s, S>,
-    /// The value.
-    pub reading: Reading,
-    /// Its strong ETag.
-    pub tag: String,
 }
 
 /// A collection passed on a walk, and the member taken in it.
@@ -90,56 +69,9 @@ impl<'s, S: Store> Snapshot<'s, S> {
         Snapshot { records: Records::new(store), config, generation, root, skim }
     }
 
-    /// What is at `pointer` in the document as the store holds it now, with its strong ETag.
-    /// A document small enough to be inline in the root record is not parsed: the value is
-    /// found in the record's JSON text, skipping the rest.
-    pub fn read_now(store: &'s S, config: LayoutConfig, pointer: &Pointer) -> Result<Option<Read<'s, S>>, Error> {
-        let bytes = store.get(ROOT_KEY)?;
-        let Some(text) = root::json(bytes.as_deref())? else { return Ok(None) };
-        let record = decode::root_record::<RawChild<'_>>(text).map_err(root::invalid)?;
-        let root = match record.root {
-            None => return Ok(None),
-            Some(RawChild::Inline(document)) => {
-                let found = json::find(document, pointer).map_err(root::invalid)?;
-                return Ok(found.map(|value| {
-                    let json = value.get().as_bytes().to_vec();
-                    let tag = etag::of(&json);
-                    let snapshot = Snapshot::of(store, config, record.generation, None, true);
-                    Read { snapshot, reading: Reading::Json(json), tag }
-                }));
-            }
-            Some(RawChild::Node(node)) => Child::Node(node),
-        };
-        let snapshot = Snapshot::of(store, config, record.generation, Some(root), true);
-        Ok(snapshot.read(pointer)?.map(|(reading, tag)| Read { snapshot, reading, tag }))
-    }
-
     /// The store the snapshot reads.
     pub fn store(&self) -> &'s S {
         self.records.store()
-    }
-
-    /// The value at `pointer`, for a response, and its strong ETag (see [`Snapshot::tag`]), in
-    /// one walk.
-    pub fn read(&self, pointer: &Pointer) -> Result<Option<(Reading, String)>, Error> {
-        let mut depth = 0;
-        let Some(reached) = self.follow(pointer, pointer.count(), |_, _| depth += 1)? else { return Ok(None) };
-        if let Child::Inline(value) = &*reached {
-            return Ok(document::get(Some(value), &rest(pointer, depth)).map(|value| {
-                let json = serde_json::to_vec(value).expect("a Value always serializes");
-                let tag = etag::of(&json);
-                (Reading::Json(json), tag)
-            }));
-        }
-        if depth < pointer.count() {
-            return Ok(None);
-        }
-        let child = reached.into_owned();
-        let tag = match &child {
-            Child::Node(node) => format!("\"{}\"", node.hash),
-            Child::Inline(_) => unreachable!("inline values are read above"),
-        };
-        Ok(Some((Reading::Node(child), tag)))
     }
 
     /// The value at `pointer`, read whole.
@@ -153,12 +85,6 @@ impl<'s, S: Store> Snapshot<'s, S> {
             Child::Inline(value) => Ok(document::get(Some(value), &rest(pointer, depth)).cloned()),
             Child::Node(_) => Ok(None),
         }
-    }
-
-    /// The strong ETag of the value at `pointer`: its node's content hash, or for an inline
-    /// value, the hash of its JSON.
-    pub fn tag(&self, pointer: &Pointer) -> Result<Option<String>, Error> {
-        Ok(self.read(pointer)?.map(|(_, tag)| tag))
     }
 
     /// The value a child stands for, read whole.
@@ -279,7 +205,7 @@ impl<'s, S: Store> Snapshot<'s, S> {
     /// telling `pass` each collection passed and the token taken in it; returns the child
     /// reached. The root is borrowed rather than copied: reads of a small document follow it
     /// all in memory.
-    fn follow(
+    pub(super) fn follow(
         &self,
         pointer: &Pointer,
         limit: usize,

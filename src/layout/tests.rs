@@ -480,3 +480,35 @@ fn a_document_that_fits_a_page_is_one_record() {
     });
     assert_eq!(records(&store), 0);
 }
+
+/// A collection held inline in the root record has the tag of the node it becomes when a
+/// write elsewhere moves the document into pages, and back.
+#[test]
+fn a_value_keeps_its_tag_when_the_document_moves_into_pages() {
+    let values = [
+        json!((0..400).collect::<Vec<u32>>()),
+        json!({"name": "x".repeat(300), "list": [1, 2, {"deep": "y".repeat(200)}], "more": {"a": "z".repeat(900)}}),
+        json!(vec![vec![vec!["n".repeat(100); 4]; 3]; 3]),
+    ];
+    for config in [LayoutConfig::default(), layout(32, 256, 4096, 1000), layout(64, 512, 1024, 1000)] {
+        for value in &values {
+            let store = MemoryStore::new();
+            write(&store, config, |txn| {
+                txn.put(&ptr(""), json!({"a": value.clone()})).unwrap();
+            });
+            let tag = |store: &MemoryStore| Snapshot::open(store, config).unwrap().tag(&ptr("/a")).unwrap();
+            let inline = tag(&store).unwrap();
+            let now = |store: &MemoryStore| Snapshot::read_now(store, config, &ptr("/a")).unwrap().unwrap().tag;
+            assert_eq!(now(&store), inline, "the fast read agrees");
+            write(&store, config, |txn| {
+                txn.put(&ptr("/b"), json!("b".repeat(3 * config.root_inline_max()))).unwrap();
+            });
+            assert!(!matches!(Snapshot::open(&store, config).unwrap().root, Some(Child::Inline(_))), "in pages now");
+            assert_eq!(tag(&store).as_ref(), Some(&inline), "{config:?}: {value}");
+            write(&store, config, |txn| {
+                txn.delete(&ptr("/b")).unwrap();
+            });
+            assert_eq!(tag(&store).as_ref(), Some(&inline), "{config:?}, back in the root record: {value}");
+        }
+    }
+}

@@ -201,9 +201,10 @@ struct Seen {
     value: Value,
     path: Path,
     /// Whether no write has committed since, so that the value at `path` still has this tag.
-    /// A tag is a hash of how the value is stored (in pages, or inline in its parent), and a
-    /// write anywhere may store it anew. The README promises more: see
-    /// `a_write_elsewhere_keeps_the_tag_of_an_unchanged_value` in `tests/model.rs`.
+    /// A tag is a hash of how the value is stored, and a write that replaces the value's parent
+    /// whole may store it anew, split into pages differently (README, "Conditional requests");
+    /// a write elsewhere keeps it (`a_write_elsewhere_keeps_the_tag_of_an_unchanged_value` in
+    /// `tests/model.rs`).
     fresh: bool,
 }
 
