@@ -13,6 +13,7 @@
 //!   parse into an operation, run it against a store, render the outcome.
 //! - `http` (WASI only) is the thin adapter between `wasi:http` and [`service`].
 
+pub mod access;
 pub mod core;
 pub mod layout;
 pub mod service;

@@ -223,7 +223,7 @@ fn layouts() -> [LayoutConfig; 3] {
 /// Runs the plans against a fresh store and the model, checking every answer and the whole
 /// document after each request.
 fn run(plans: &[Plan], layout: LayoutConfig) -> Result<(), String> {
-    let (store, config, host) = (MemoryStore::new(), Config { layout, ..Config::default() }, Clock::default());
+    let (store, config, host) = (MemoryStore::new(), Config { layout, ..Config::open() }, Clock::default());
     let send = |request: &_| handle(&store, &config, &host, request);
     let mut model = Model::new(false);
     for (step, plan) in plans.iter().enumerate() {
@@ -258,7 +258,7 @@ fn send(store: &MemoryStore, method: &str, target: &str, headers: &[(&str, &str)
         headers.push(("content-type".into(), "application/json".into()));
     }
     let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
-    handle(store, &Config::default(), &Clock::default(), &request)
+    handle(store, &Config::open(), &Clock::default(), &request)
 }
 
 fn body(response: &Response) -> Value {

@@ -260,7 +260,7 @@ fn check(
 fn simulate(seed: u64) {
     let mut rng = Rng(seed);
     let layout = random_layout(&mut rng);
-    let config = Config { layout, ..Config::default() };
+    let config = Config { layout, ..Config::open() };
     let store = Hooked::new(MemoryStore::new(), Faults::disarmed());
     let clock = Cell::new(seed);
     let mut model = Model::new(layout.keys_max > 0);
@@ -287,7 +287,7 @@ fn simulate(seed: u64) {
 /// when a promise is broken.
 fn fail_every_step(seed: u64) {
     let mut rng = Rng(seed);
-    let config = Config { layout: random_layout(&mut rng), ..Config::default() };
+    let config = Config { layout: random_layout(&mut rng), ..Config::open() };
     let fail = |error: String| -> ! { panic!("seed {seed}, layout {:?}:\n{error}", config.layout) };
     let store = MemoryStore::new();
     let clock = Cell::new(seed);

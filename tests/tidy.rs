@@ -57,5 +57,8 @@ fn spin_toml_declares_the_configuration() {
     for (name, default) in jsonstore::service::VARIABLES {
         assert_eq!(declared[name]["default"].as_str(), Some(default), "the default of {name}");
         assert_eq!(handed[name].as_str(), Some(format!("{{{{ {name} }}}}").as_str()), "{name} for the component");
+        let secret = declared[name].get("secret").and_then(toml::Value::as_bool).unwrap_or(false);
+        assert_eq!(secret, jsonstore::service::SECRETS.contains(&name), "whether {name} is a secret");
     }
+    assert_eq!(declared["access"]["default"].as_str(), Some(""), "the manifest must not deploy an open store");
 }

@@ -4,6 +4,7 @@
 //! checks it), so a setting means the same under Spin and `wasmtime serve`.
 
 use super::cors;
+use crate::access::Policy;
 use crate::core::json::DEPTH_MAX_LIMIT;
 use crate::layout::LayoutConfig;
 
@@ -11,13 +12,19 @@ use crate::layout::LayoutConfig;
 ///
 /// Spin takes them from `spin.toml`'s variables; under `wasmtime serve` variable `name` is the
 /// environment variable `JSONSTORE_NAME` (in upper case).
-pub const VARIABLES: [(&str, &str); 5] = [
+pub const VARIABLES: [(&str, &str); 8] = [
     ("body_bytes_max", "16777216"),
     ("depth_max", "64"),
     ("chunk_bytes_max", "1048576"),
     ("keys_max", "0"),
     ("cors_allow_origin", "*"),
+    ("access", ""),
+    ("read_token", ""),
+    ("write_token", ""),
 ];
+
+/// The variables that hold secrets: hosts should keep them out of manifests and logs.
+pub const SECRETS: [&str; 2] = ["read_token", "write_token"];
 
 /// What a deployment can set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +41,8 @@ pub struct Config {
     /// The origin whose pages may call JSONStore from a browser (`cors_allow_origin`, default
     /// `*`: every origin; empty: none), see [`cors`].
     pub cors_allow_origin: String,
+    /// Who may read and write (`access`, `read_token`, `write_token`; default: nobody).
+    pub access: Policy,
 }
 
 impl Default for Config {
@@ -43,11 +52,17 @@ impl Default for Config {
             depth_max: 64,
             layout: LayoutConfig::default(),
             cors_allow_origin: "*".into(),
+            access: Policy::default(),
         }
     }
 }
 
 impl Config {
+    /// The default configuration, but open to anyone: for tests and benchmarks.
+    pub fn open() -> Self {
+        Config { access: Policy::open(), ..Config::default() }
+    }
+
     /// Reads the configuration from variables looked up by `lookup`; unset ones keep their
     /// defaults. A lookup error or an invalid value is an error that names the variable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Result<Option<String>, String>) -> Result<Config, String> {
@@ -77,6 +92,11 @@ impl Config {
                 ));
             }
         }
+        let text = |name: &str| {
+            lookup(name).map_err(|error| format!("configuration variable {name} could not be read: {error}"))
+        };
+        let (access, read_token, write_token) = (text("access")?, text("read_token")?, text("write_token")?);
+        config.access = Policy::from_config(access.as_deref(), read_token.as_deref(), write_token.as_deref())?;
         Ok(config)
     }
 }

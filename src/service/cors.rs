@@ -10,10 +10,10 @@ use super::{ALLOW, Request, Response};
 
 /// The response headers a cross-origin page may read, besides the ones every page may.
 pub const EXPOSE_HEADERS: &str =
-    "etag, location, content-location, preference-applied, retry-after, allow, accept-patch";
+    "etag, location, content-location, preference-applied, retry-after, allow, accept-patch, www-authenticate";
 
 /// The request headers a preflight allows when it names none (or names them oddly).
-pub const ALLOW_HEADERS: &str = "content-type, if-match, if-none-match, prefer";
+pub const ALLOW_HEADERS: &str = "authorization, content-type, if-match, if-none-match, prefer";
 
 /// How long a browser may keep a preflight's answer, in seconds.
 const MAX_AGE_SECONDS: &str = "86400";

@@ -9,12 +9,13 @@
 mod conditions;
 mod config;
 pub mod cors;
+mod guard;
 mod op;
 mod problem;
 mod respond;
 
 pub use crate::layout::Host;
-pub use config::{Config, VARIABLES};
+pub use config::{Config, SECRETS, VARIABLES};
 pub use op::{Op, Written};
 pub use problem::Problem;
 
@@ -117,7 +118,7 @@ pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut 
     let head = request.method == "HEAD";
     let mut garbage = Garbage::default();
     let (mut response, stream) =
-        match Op::parse(&mut request, config).and_then(|op| run(store, config, host, &request, op, &mut garbage)) {
+        match admit(config, &mut request).and_then(|op| run(store, config, host, &request, op, &mut garbage)) {
             Ok(answer) => answer,
             Err(problem) => (problem.into_response(), None),
         };
@@ -130,6 +131,18 @@ pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut 
         response.headers.push(("content-length".into(), response.body.len().to_string()));
     }
     Served { response, stream, garbage }
+}
+
+/// Parses a request its caller may make: a CORS preflight, or one whose credential allows
+/// every access its operation needs (see [`guard`]).
+fn admit(config: &Config, request: &mut Request) -> Result<Op, Problem> {
+    if guard::is_preflight(request) {
+        return Op::parse(request, config);
+    }
+    let caller = guard::caller(&config.access, request)?;
+    let op = Op::parse(request, config)?;
+    guard::authorize(&config.access, &caller, &op)?;
+    Ok(op)
 }
 
 /// Runs a parsed request; a write leaves its garbage in `garbage`, whether it succeeded or not.

@@ -37,13 +37,13 @@ struct Api {
 
 impl Api {
     fn new() -> Self {
-        Api { store: MemoryStore::new(), config: Config::default(), host: TestHost::default() }
+        Api { store: MemoryStore::new(), config: Config::open(), host: TestHost::default() }
     }
 
     /// An API whose layout has these sizes: inline values, page target, chunk.
     fn with_layout(inline_bytes_max: usize, page_bytes_target: usize, chunk_bytes_max: usize) -> Self {
         let layout = LayoutConfig { inline_bytes_max, page_bytes_target, chunk_bytes_max, sweep_every: 3, keys_max: 0 };
-        Api { config: Config { layout, ..Config::default() }, ..Api::new() }
+        Api { config: Config { layout, ..Config::open() }, ..Api::new() }
     }
 
     /// An API whose layout stores almost every value in pages of its own, split into many
@@ -256,10 +256,10 @@ fn a_write_that_loses_the_race_is_retried() {
         headers: vec![("content-type".into(), "application/json".into())],
         body: b"1".to_vec(),
     };
-    let response = handle(&store, &Config::default(), &TestHost::default(), &request);
+    let response = handle(&store, &Config::open(), &TestHost::default(), &request);
     assert_eq!(response.status, 201);
     let expected = json!({"mine": 1, "other0": 1, "other1": 1, "other2": 1});
-    assert_eq!(document(&store.inner, &Config::default()), Some(expected));
+    assert_eq!(document(&store.inner, &Config::open()), Some(expected));
 }
 
 /// A plain model of the document API, written independently of `core::document`.
@@ -568,7 +568,7 @@ impl FaultyCas {
             left.set(left.get() - 1);
             let target = format!("/{name}{}", left.get());
             let other = Request { method: "PUT".into(), target, headers: vec![], body: b"1".to_vec() };
-            handle(inner, &Config::default(), &TestHost::default(), &other);
+            handle(inner, &Config::open(), &TestHost::default(), &other);
         }
     }
 }
@@ -619,7 +619,7 @@ fn writes_survive_hosts_with_faulty_compare_and_swap() {
             headers: vec![("content-type".into(), "application/json".into())],
             body: br#"{"a": [1, 2, 3], "text": "long enough to be stored in pages of its own"}"#.to_vec(),
         };
-        let mut config = Config::default();
+        let mut config = Config::open();
         config.layout.inline_bytes_max = 8;
         let response = handle(&store, &config, &TestHost::default(), &request);
         assert!(matches!(response.status, 200 | 201), "{}", String::from_utf8_lossy(&response.body));
@@ -636,7 +636,7 @@ fn writes_survive_hosts_with_faulty_compare_and_swap() {
 #[test]
 fn a_falsely_reported_conflict_does_not_apply_a_write_twice() {
     let store = FaultyCas::new(false, true, 0, 0);
-    let config = Config::default();
+    let config = Config::open();
     let send = |method: &str, target: &str, body: &str| {
         let headers = vec![("content-type".into(), "application/json".into())];
         let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
@@ -693,7 +693,7 @@ fn a_stalled_wait_polls_less_often() {
             self.host.sleep_micros(micros);
         }
     }
-    let (store, config, host) = (MemoryStore::new(), Config::default(), Counting::default());
+    let (store, config, host) = (MemoryStore::new(), Config::open(), Counting::default());
     let put =
         |target: &str| Request { method: "PUT".into(), target: target.into(), headers: vec![], body: b"1".to_vec() };
     assert_eq!(handle(&store, &config, &host, &put("/a")).status, 201);
@@ -714,7 +714,7 @@ fn a_stalled_wait_polls_less_often() {
 #[test]
 fn a_writer_that_loses_claims_the_lease() {
     let store = FaultyCas::new(false, false, 0, 0);
-    let config = Config::default();
+    let config = Config::open();
     let put =
         |target: &str| Request { method: "PUT".into(), target: target.into(), headers: vec![], body: b"1".to_vec() };
     let host = TestHost::default();
@@ -760,7 +760,7 @@ fn a_minimal_answer_has_no_body() {
 #[test]
 fn a_post_to_a_big_array_reads_its_path_only() {
     let store = crate::store::Hooked::new(MemoryStore::new(), crate::store::Counter::default());
-    let (config, host) = (Config::default(), TestHost::default());
+    let (config, host) = (Config::open(), TestHost::default());
     let send = |method: &str, target: &str, body: String| {
         let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
         let request = Request { method: method.into(), target: target.into(), headers, body: body.into_bytes() };
@@ -783,4 +783,96 @@ fn a_post_to_a_big_array_reads_its_path_only() {
     assert!(post_bytes < 100_000, "a POST read {post_bytes} bytes, a leaf PUT {put_bytes}");
     let (get, ..) = send("GET", "/list/50000/id", String::new());
     assert_eq!(json_body(&get), json!(50000));
+}
+
+/// With nothing configured, a store is closed: every request but a CORS preflight gets a 401
+/// that says how to open it, and nothing is read or written.
+#[test]
+fn a_store_is_closed_by_default() {
+    let (store, host) = (MemoryStore::new(), TestHost::default());
+    let config = Config::from_lookup(|_| Ok(None)).unwrap();
+    let send = |method: &str, target: &str, headers: &[(&str, &str)], body: &str| {
+        let headers = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        handle(
+            &store,
+            &config,
+            &host,
+            &Request { method: method.into(), target: target.into(), headers, body: body.into() },
+        )
+    };
+    for (method, target, body) in [
+        ("GET", "/", ""),
+        ("HEAD", "/a", ""),
+        ("PUT", "/", "1"),
+        ("POST", "/", "1"),
+        ("DELETE", "/", ""),
+        ("OPTIONS", "/", ""),
+    ] {
+        let response = send(method, target, &[("content-type", "application/json")], body);
+        assert_eq!(response.status, 401, "{method} {target}");
+        assert_eq!(response.header("www-authenticate"), Some("Bearer realm=\"jsonstore\""));
+        if method != "HEAD" {
+            let detail = json_body(&response)["detail"].as_str().unwrap().to_owned();
+            assert!(detail.contains("write_token") && detail.contains("open"), "{detail}");
+        }
+    }
+    assert!(store.is_empty(), "nothing was written");
+    let preflight =
+        send("OPTIONS", "/a", &[("origin", "https://app.example"), ("access-control-request-method", "PUT")], "");
+    assert_eq!(preflight.status, 204);
+    assert!(preflight.header("access-control-allow-headers").unwrap().contains("authorization"));
+}
+
+/// Tokens: a read token reads, a write token reads and writes, anything else is refused, and
+/// no answer ever shows a token.
+#[test]
+fn tokens_grant_reads_and_writes() {
+    const READ: &str = "reader-secret-0123456789";
+    const WRITE: &str = "writer-secret-0123456789";
+    let (store, host) = (MemoryStore::new(), TestHost::default());
+    let vars = [("read_token", READ), ("write_token", WRITE)];
+    let config =
+        Config::from_lookup(|name| Ok(vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))).unwrap();
+    let send = |method: &str, target: &str, token: Option<&str>, content_type: &str, body: &str| {
+        let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
+        headers.extend(token.map(|token| ("authorization".to_owned(), format!("Bearer {token}"))));
+        let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
+        let response = handle(&store, &config, &host, &request);
+        let text = String::from_utf8_lossy(&response.body).into_owned()
+            + &response.headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect::<String>();
+        assert!(!text.contains("secret-0123"), "a token leaked: {text}");
+        response.status
+    };
+    let json = "application/json";
+    assert_eq!(send("PUT", "/", Some(WRITE), json, r#"{"a": 1, "list": [1]}"#), 201);
+    let writes: [(&str, &str, &str, &str); 5] = [
+        ("PUT", "/a", json, "2"),
+        ("POST", "/list", json, "2"),
+        ("PATCH", "/a", "application/merge-patch+json", "3"),
+        ("PATCH", "/", "application/json-patch+json", r#"[{"op": "replace", "path": "/a", "value": 4}]"#),
+        ("DELETE", "/list/0", json, ""),
+    ];
+    for (method, target, content_type, body) in writes {
+        assert_eq!(send(method, target, None, content_type, body), 401, "{method} {target} without a token");
+        assert_eq!(send(method, target, Some("not-a-token-0123456789"), content_type, body), 401);
+        assert_eq!(send(method, target, Some(READ), content_type, body), 403, "{method} {target} with the read token");
+        assert!(matches!(send(method, target, Some(WRITE), content_type, body), 200..=204), "{method} {target}");
+    }
+    // A JSON Patch that only tests reads, so a read token may send it.
+    let test_only = r#"[{"op": "test", "path": "/a", "value": 4}]"#;
+    assert_eq!(send("PATCH", "/", Some(READ), "application/json-patch+json", test_only), 200);
+    for token in [READ, WRITE] {
+        assert_eq!(send("GET", "/a", Some(token), json, ""), 200);
+        assert_eq!(send("HEAD", "/", Some(token), json, ""), 200);
+    }
+    assert_eq!(send("GET", "/a", None, json, ""), 401);
+    // Clients that cannot set headers send the token in the query.
+    let request = Request { method: "GET".into(), target: format!("/a?x=1&auth={READ}"), ..Request::default() };
+    assert_eq!(handle(&store, &config, &host, &request).status, 200);
+    let request =
+        Request { method: "GET".into(), target: "/a?auth=wrong-token-0123456789".into(), ..Request::default() };
+    let refused = handle(&store, &config, &host, &request);
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("www-authenticate"), Some("Bearer realm=\"jsonstore\", error=\"invalid_token\""));
+    assert_eq!(document(&store, &config), Some(json!({"a": 4, "list": [2]})));
 }

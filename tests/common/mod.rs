@@ -48,6 +48,15 @@ impl Server {
         // The tuning `cargo xtask serve` uses (see xtask's `tools::TUNING`).
         command.args(std::env::var("JSONSTORE_WASMTIME_OPTIONS").unwrap_or_default().split_whitespace());
         command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+        // Open unless the test configures access itself.
+        let configures_access = args.iter().any(|arg| {
+            ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN"]
+                .iter()
+                .any(|name| arg.starts_with(name))
+        });
+        if !configures_access {
+            command.args(["--env", "JSONSTORE_ACCESS=open"]);
+        }
         command.args(args).arg(component);
         let process = WasmtimeServe::start(command).unwrap_or_else(|error| panic!("{error}"));
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();

@@ -71,6 +71,7 @@ fn serve(args: &[String]) -> Result<()> {
     }
     let artifacts = build::all()?;
     let wasmtime = tools::wasmtime()?;
+    let open = !tools::access_configured() && tools::is_loopback(&addr);
     let mut command = if redis {
         eprintln!("JSONStore keeps its data in the Redis-protocol server at {store}");
         tools::serve_redis_command(&wasmtime, &artifacts.composed_redis, &addr, &store)
@@ -81,6 +82,16 @@ fn serve(args: &[String]) -> Result<()> {
         eprintln!("JSONStore keeps its data in {}", data.display());
         tools::serve_command(&wasmtime, &artifacts.composed, &addr, &data)
     };
+    if open {
+        // Only this machine can reach a loopback address, so the store is open to it.
+        tools::open_access(&mut command);
+        eprintln!("JSONStore is open to anyone on this machine: it listens on {addr}, a loopback address");
+    } else if !tools::access_configured() {
+        eprintln!(
+            "JSONStore is closed: {addr} is not a loopback address and no access is configured; \
+             set JSONSTORE_WRITE_TOKEN (and JSONSTORE_READ_TOKEN), or JSONSTORE_ACCESS=open (README, Access)"
+        );
+    }
     let status = command.status()?;
     if !status.success() {
         bail!("wasmtime serve exited with {status}");

@@ -84,6 +84,26 @@ pub fn serve_redis_command(wasmtime: &Path, component: &Path, addr: &str, url: &
     command
 }
 
+/// Lets anyone read and write the served store (`access = "open"`): for a server on a loopback
+/// address, and for the benchmark.
+pub fn open_access(command: &mut Command) {
+    command.args(["--env", "JSONSTORE_ACCESS=open"]);
+}
+
+/// Whether `addr` (`HOST:PORT`) is a loopback address, reachable from this machine only.
+pub fn is_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host).trim_matches(['[', ']']);
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether the environment configures access (`JSONSTORE_ACCESS`, `JSONSTORE_READ_TOKEN` or
+/// `JSONSTORE_WRITE_TOKEN`), which is then forwarded as it is.
+pub fn access_configured() -> bool {
+    ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some())
+}
+
 /// How `wasmtime serve` is tuned for a fresh instance per request, the same for every component
 /// (the benchmark's baseline too).
 ///

@@ -25,7 +25,9 @@ impl Server {
             None => tempfile::tempdir(),
         }
         .context("creating a data directory")?;
-        let process = WasmtimeServe::start(tools::serve_command(wasmtime, component, "127.0.0.1:0", data.path()))?;
+        let mut command = tools::serve_command(wasmtime, component, "127.0.0.1:0", data.path());
+        tools::open_access(&mut command);
+        let process = WasmtimeServe::start(command)?;
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         Ok(Server { process, agent, _data: data })
     }

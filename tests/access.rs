@@ -1,0 +1,91 @@
+//! Access control end to end: the real component under the real `wasmtime serve`, closed by
+//! default and opened by tokens, every method with every kind of credential.
+
+#![cfg(feature = "e2e")]
+
+mod common;
+
+use common::Server;
+
+const READ: &str = "reader-e2e-0123456789abcdef";
+const WRITE: &str = "writer-e2e-0123456789abcdef";
+
+/// Every method against a store opened by tokens: no credential, a wrong one, the read token
+/// and the write token, in the header and in the query.
+#[test]
+fn the_access_matrix() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &[("JSONSTORE_READ_TOKEN", READ), ("JSONSTORE_WRITE_TOKEN", WRITE)]);
+    let bearer = |token: &str| format!("Bearer {token}");
+    let send = |method: &str, path: &str, token: Option<&str>, content_type: &str, body: &str| {
+        let authorization = token.map(bearer);
+        let mut headers = vec![("content-type", content_type)];
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization.as_str()));
+        }
+        let reply = server.send(method, path, &headers, body);
+        assert!(!String::from_utf8_lossy(&reply.body).contains("e2e-0123"), "a token leaked");
+        reply
+    };
+    let json = "application/json";
+    send("PUT", "/", Some(WRITE), json, r#"{"a": 1, "list": [1], "b": {"c": 2}}"#).expect(201);
+    let requests: [(&str, &str, &str, &str, bool); 9] = [
+        ("GET", "/a", json, "", false),
+        ("HEAD", "/", json, "", false),
+        ("OPTIONS", "/", json, "", false),
+        ("PUT", "/a", json, "2", true),
+        ("POST", "/list", json, "2", true),
+        ("PATCH", "/b", "application/merge-patch+json", r#"{"d": 3}"#, true),
+        ("PATCH", "/", "application/json-patch+json", r#"[{"op": "copy", "from": "/a", "path": "/e"}]"#, true),
+        ("DELETE", "/list/0", json, "", true),
+        ("DELETE", "/", json, "", true),
+    ];
+    for (method, path, content_type, body, writes) in requests {
+        let refused = send(method, path, None, content_type, body);
+        assert_eq!(refused.status, 401, "{method} {path} without a credential");
+        assert_eq!(refused.header("www-authenticate"), Some("Bearer realm=\"jsonstore\""));
+        let wrong = send(method, path, Some("wrong-e2e-0123456789abcdef"), content_type, body);
+        assert_eq!(wrong.status, 401, "{method} {path} with a wrong token");
+        let read = send(method, path, Some(READ), content_type, body);
+        assert_eq!(read.status, if writes { 403 } else { read.status }, "{method} {path} with the read token");
+        assert!(writes || read.status < 300, "{method} {path} with the read token: {}", read.status);
+    }
+    // Nothing the refused requests sent was written.
+    let whole = send("GET", "/", Some(READ), json, "");
+    assert_eq!(whole.expect(200).json(), serde_json::json!({"a": 1, "list": [1], "b": {"c": 2}}));
+    for (method, path, content_type, body, _) in requests {
+        let reply = send(method, path, Some(WRITE), content_type, body);
+        assert!(reply.status < 300, "{method} {path} with the write token: {}", reply.status);
+    }
+    assert_eq!(send("GET", "/", Some(WRITE), json, "").status, 404, "DELETE / emptied the store");
+    // A browser's EventSource cannot set headers: the query carries the token.
+    send("PUT", "/x", Some(WRITE), json, "5").expect(201);
+    assert_eq!(server.get(&format!("/x?auth={READ}")).expect(200).json(), serde_json::json!(5));
+    assert_eq!(server.get("/x?auth=wrong-e2e-0123456789abcdef").status, 401);
+    // A preflight goes through without a credential, and allows the Authorization header.
+    let preflight = server.send(
+        "OPTIONS",
+        "/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "authorization, content-type"),
+        ],
+        "",
+    );
+    assert_eq!(preflight.status, 204);
+    assert!(preflight.header("access-control-allow-headers").unwrap().contains("authorization"));
+}
+
+/// With no access configured at all, the store refuses everything and says how to open it.
+#[test]
+fn a_store_with_nothing_configured_is_closed() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &[("JSONSTORE_ACCESS", "")]);
+    for (method, path) in [("GET", "/"), ("PUT", "/"), ("DELETE", "/"), ("POST", "/"), ("PATCH", "/")] {
+        let reply = server.send(method, path, &[("content-type", "application/json")], "1");
+        reply.problem(401);
+        assert!(reply.json()["detail"].as_str().unwrap().contains("write_token"), "{method} {path}");
+    }
+    assert!(std::fs::read_dir(data.path()).unwrap().count() <= 1, "nothing was stored");
+}
