@@ -1,0 +1,3 @@
+//! Access control: who may read and write which part of the document.
+
+pub mod rules;
