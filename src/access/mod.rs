@@ -5,24 +5,20 @@
 //! with nothing configured, nobody gets in, and openness is an explicit setting
 //! (`access = "open"`). Otherwise a caller shows a credential: a read token, a write token
 //! (which also reads), and each is compared as a BLAKE3 digest, in constant time and without
-//! telling lengths apart. Credentials never appear in problems or logs.
+//! telling lengths apart. Per-user [`rules`] decide, path by path, what a caller without a
+//! token may do. Credentials never appear in problems or logs.
+
+pub mod rules;
+
+pub use rules::{Access, Claims, Rules};
 
 use crate::core::Pointer;
-
-/// What a request does to the value at a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Reads it, all of it.
-    Read,
-    /// Writes it (creates, replaces or removes it, or anything below it).
-    Write,
-}
 
 /// The shortest token accepted, in bytes: a shorter one could be guessed.
 pub const TOKEN_BYTES_MIN: usize = 16;
 
 /// Who may do what, from the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Whether anyone may read and write (`access = "open"`).
     open: bool,
@@ -30,6 +26,29 @@ pub struct Policy {
     read_token: Option<Digest>,
     /// The digest of the write token, if one is configured.
     write_token: Option<Digest>,
+    /// The per-user rules, if configured.
+    rules: Option<Rules>,
+}
+
+/// The configuration variables that set the policy, as text (`None`: unset).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings<'a> {
+    /// `access`: `open`, or empty.
+    pub access: Option<&'a str>,
+    /// `read_token`.
+    pub read_token: Option<&'a str>,
+    /// `write_token`.
+    pub write_token: Option<&'a str>,
+    /// `rules`: a rules document (see [`rules`]).
+    pub rules: Option<&'a str>,
+}
+
+impl PartialEq for Policy {
+    /// Policies are equal when they let in the same tokens and have rules or not alike.
+    fn eq(&self, other: &Self) -> bool {
+        (self.open, self.read_token, self.write_token, self.rules.is_some())
+            == (other.open, other.read_token, other.write_token, other.rules.is_some())
+    }
 }
 
 /// A token's BLAKE3 digest: equal digests mean equal tokens, and comparing them takes the same
@@ -54,6 +73,8 @@ impl Digest {
 pub enum Caller {
     /// Anyone, in an open store.
     Anyone,
+    /// A user whose verified token has these claims; the rules decide.
+    User(Claims),
     /// A caller with no credential.
     Anonymous,
     /// The holder of the read token.
@@ -79,13 +100,10 @@ impl Policy {
         Policy { open: true, ..Policy::default() }
     }
 
-    /// The policy the configuration variables `access`, `read_token` and `write_token` set:
-    /// closed unless `access` is `open`. An error names the variable.
-    pub fn from_config(
-        access: Option<&str>,
-        read_token: Option<&str>,
-        write_token: Option<&str>,
-    ) -> Result<Policy, String> {
+    /// The policy the configuration variables set: closed unless `access` is `open`. An error
+    /// names the variable; a bad rules document is an error, never an open store.
+    pub fn from_config(settings: Settings<'_>) -> Result<Policy, String> {
+        let Settings { access, read_token, write_token, rules } = settings;
         let token = |name: &str, value: Option<&str>| match value.map(str::trim).filter(|value| !value.is_empty()) {
             None => Ok(None),
             Some(token) if token.len() < TOKEN_BYTES_MIN => {
@@ -93,16 +111,21 @@ impl Policy {
             }
             Some(token) => Ok(Some(Digest::of(token))),
         };
+        let rules = match rules.map(str::trim).filter(|rules| !rules.is_empty()) {
+            None => None,
+            Some(rules) => Some(Rules::parse(rules).map_err(|error| format!("configuration variable {error}"))?),
+        };
         let policy = Policy {
             open: false,
             read_token: token("read_token", read_token)?,
             write_token: token("write_token", write_token)?,
+            rules,
         };
         match access.map(str::trim) {
             None | Some("") => Ok(policy),
-            Some("open") if policy.read_token.is_none() && policy.write_token.is_none() => Ok(Policy::open()),
-            Some("open") => Err("configuration variable access is open, so read_token and write_token would \
-                                 mean nothing: set one or the other"
+            Some("open") if !policy.takes_credentials() && policy.rules.is_none() => Ok(Policy::open()),
+            Some("open") => Err("configuration variable access is open, so read_token, write_token and rules \
+                                 would mean nothing: set one or the other"
                 .to_owned()),
             Some(other) => Err(format!("configuration variable access must be open or empty, not {other:?}")),
         }
@@ -116,6 +139,11 @@ impl Policy {
     /// Whether some credential could be accepted (a token is configured).
     pub fn takes_credentials(&self) -> bool {
         self.read_token.is_some() || self.write_token.is_some()
+    }
+
+    /// Whether a caller without a credential may be let in somewhere: the rules decide.
+    pub fn admits_anonymous(&self) -> bool {
+        self.open || self.rules.is_some()
     }
 
     /// Who sends `credential` (a bearer token), if the store knows it.
@@ -134,12 +162,18 @@ impl Policy {
         }
     }
 
-    /// Whether `caller` may have `access` to the value at `pointer`.
-    pub fn allows(&self, caller: &Caller, access: Access, _pointer: &Pointer) -> Result<(), Refusal> {
+    /// Whether `caller` may have `access` to the value at `pointer`: tokens grant the whole
+    /// document; the rules decide for users and callers without a credential.
+    pub fn allows(&self, caller: &Caller, access: Access, pointer: &Pointer) -> Result<(), Refusal> {
+        let ruled =
+            |auth: Option<&Claims>| self.rules.as_ref().is_some_and(|rules| rules.allows(access, pointer, auth));
         match (caller, access) {
             (Caller::Anyone | Caller::Writer, _) | (Caller::Reader, Access::Read) => Ok(()),
             (Caller::Reader, Access::Write) => Err(Refusal::Forbidden),
+            (Caller::Anonymous, _) if ruled(None) => Ok(()),
             (Caller::Anonymous, _) => Err(Refusal::Unauthenticated),
+            (Caller::User(claims), _) if ruled(Some(claims)) => Ok(()),
+            (Caller::User(_), _) => Err(Refusal::Forbidden),
         }
     }
 }
@@ -153,19 +187,26 @@ mod tests {
 
     #[test]
     fn closed_unless_opened() {
-        let closed = Policy::from_config(None, None, None).unwrap();
+        let closed = Policy::from_config(Settings::default()).unwrap();
         assert!(!closed.is_open() && !closed.takes_credentials());
         assert_eq!(closed.caller(None), Ok(Caller::Anonymous));
         assert_eq!(closed.allows(&Caller::Anonymous, Access::Read, Pointer::root()), Err(Refusal::Unauthenticated));
         assert_eq!(closed.caller(Some("anything at all, long")), Err(Refusal::BadCredential));
-        let open = Policy::from_config(Some("open"), None, Some("")).unwrap();
+        let open = Policy::from_config(Settings { access: Some("open"), write_token: Some(""), ..Settings::default() })
+            .unwrap();
         assert_eq!(open.caller(None), Ok(Caller::Anyone));
         assert_eq!(open.allows(&Caller::Anyone, Access::Write, Pointer::root()), Ok(()));
     }
 
     #[test]
     fn tokens_read_and_write() {
-        let policy = Policy::from_config(Some(""), Some(READ), Some(WRITE)).unwrap();
+        let policy = Policy::from_config(Settings {
+            access: Some(""),
+            read_token: Some(READ),
+            write_token: Some(WRITE),
+            rules: None,
+        })
+        .unwrap();
         assert_eq!(policy.caller(Some(READ)), Ok(Caller::Reader));
         assert_eq!(policy.caller(Some(WRITE)), Ok(Caller::Writer));
         assert_eq!(policy.caller(Some(&READ[1..])), Err(Refusal::BadCredential));
@@ -179,8 +220,38 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        assert!(Policy::from_config(None, Some("short"), None).unwrap_err().contains("read_token"));
-        assert!(Policy::from_config(Some("open"), None, Some(WRITE)).unwrap_err().contains("access"));
-        assert!(Policy::from_config(Some("public"), None, None).unwrap_err().contains("access"));
+        assert!(
+            Policy::from_config(Settings { read_token: Some("short"), ..Settings::default() })
+                .unwrap_err()
+                .contains("read_token")
+        );
+        assert!(
+            Policy::from_config(Settings { access: Some("open"), write_token: Some(WRITE), ..Settings::default() })
+                .unwrap_err()
+                .contains("access")
+        );
+        assert!(
+            Policy::from_config(Settings { access: Some("public"), ..Settings::default() })
+                .unwrap_err()
+                .contains("access")
+        );
+        let bad_rules =
+            Policy::from_config(Settings { rules: Some(r#"{"a": {".red": true}}"#), ..Settings::default() });
+        assert!(bad_rules.unwrap_err().contains("rules"), "a bad rules document is an error, never an open store");
+    }
+
+    #[test]
+    fn rules_decide_for_callers_without_a_token() {
+        let rules = r#"{"public": {".read": true}, "inbox": {".write": true}}"#;
+        let policy =
+            Policy::from_config(Settings { rules: Some(rules), write_token: Some(WRITE), ..Settings::default() })
+                .unwrap();
+        assert!(policy.admits_anonymous());
+        let at = |text: &str| crate::core::PointerBuf::parse(text).unwrap();
+        assert_eq!(policy.allows(&Caller::Anonymous, Access::Read, &at("/public/x")), Ok(()));
+        assert_eq!(policy.allows(&Caller::Anonymous, Access::Write, &at("/public/x")), Err(Refusal::Unauthenticated));
+        assert_eq!(policy.allows(&Caller::Anonymous, Access::Write, &at("/inbox")), Ok(()));
+        assert_eq!(policy.allows(&Caller::Anonymous, Access::Read, &at("")), Err(Refusal::Unauthenticated));
+        assert_eq!(policy.allows(&Caller::Writer, Access::Write, &at("")), Ok(()), "the write token writes anything");
     }
 }

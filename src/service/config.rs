@@ -4,7 +4,7 @@
 //! checks it), so a setting means the same under Spin and `wasmtime serve`.
 
 use super::cors;
-use crate::access::Policy;
+use crate::access::{Policy, Settings};
 use crate::core::json::DEPTH_MAX_LIMIT;
 use crate::layout::LayoutConfig;
 
@@ -12,7 +12,7 @@ use crate::layout::LayoutConfig;
 ///
 /// Spin takes them from `spin.toml`'s variables; under `wasmtime serve` variable `name` is the
 /// environment variable `JSONSTORE_NAME` (in upper case).
-pub const VARIABLES: [(&str, &str); 8] = [
+pub const VARIABLES: [(&str, &str); 9] = [
     ("body_bytes_max", "16777216"),
     ("depth_max", "64"),
     ("chunk_bytes_max", "1048576"),
@@ -21,13 +21,14 @@ pub const VARIABLES: [(&str, &str); 8] = [
     ("access", ""),
     ("read_token", ""),
     ("write_token", ""),
+    ("rules", ""),
 ];
 
 /// The variables that hold secrets: hosts should keep them out of manifests and logs.
 pub const SECRETS: [&str; 2] = ["read_token", "write_token"];
 
 /// What a deployment can set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The largest request body accepted (`body_bytes_max`, default 16 MiB).
     pub body_bytes_max: usize,
@@ -96,7 +97,13 @@ impl Config {
             lookup(name).map_err(|error| format!("configuration variable {name} could not be read: {error}"))
         };
         let (access, read_token, write_token) = (text("access")?, text("read_token")?, text("write_token")?);
-        config.access = Policy::from_config(access.as_deref(), read_token.as_deref(), write_token.as_deref())?;
+        let rules = text("rules")?;
+        config.access = Policy::from_config(Settings {
+            access: access.as_deref(),
+            read_token: read_token.as_deref(),
+            write_token: write_token.as_deref(),
+            rules: rules.as_deref(),
+        })?;
         Ok(config)
     }
 }

@@ -22,7 +22,7 @@ pub fn is_preflight(request: &Request) -> bool {
 /// know, or for no credential where one is needed for anything.
 pub fn caller(policy: &Policy, request: &Request) -> Result<Caller, Problem> {
     let caller = policy.caller(credential(request).as_deref()).map_err(|refusal| refused(policy, refusal, None))?;
-    if caller == Caller::Anonymous {
+    if caller == Caller::Anonymous && !policy.admits_anonymous() {
         return Err(refused(policy, Refusal::Unauthenticated, None));
     }
     Ok(caller)

@@ -876,3 +876,32 @@ fn tokens_grant_reads_and_writes() {
     assert_eq!(refused.header("www-authenticate"), Some("Bearer realm=\"jsonstore\", error=\"invalid_token\""));
     assert_eq!(document(&store, &config), Some(json!({"a": 4, "list": [2]})));
 }
+
+/// Rules decide what a caller without a token may do, path by path; a partial read is refused.
+#[test]
+fn rules_open_parts_of_a_store() {
+    const WRITE: &str = "writer-secret-0123456789";
+    let rules = r#"{"rules": {"public": {".read": true}, "inbox": {"$id": {".write": true}}}}"#;
+    let vars = [("write_token", WRITE), ("rules", rules)];
+    let config =
+        Config::from_lookup(|name| Ok(vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))).unwrap();
+    let (store, host) = (MemoryStore::new(), TestHost::default());
+    let send = |method: &str, target: &str, token: Option<&str>, body: &str| {
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        headers.extend(token.map(|token| ("authorization".to_owned(), format!("Bearer {token}"))));
+        let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
+        handle(&store, &config, &host, &request).status
+    };
+    assert_eq!(send("PUT", "/", Some(WRITE), r#"{"public": {"news": 1}, "private": 2, "inbox": {}}"#), 201);
+    assert_eq!(send("GET", "/public/news", None, ""), 200);
+    assert_eq!(send("GET", "/public", None, ""), 200);
+    assert_eq!(send("GET", "/", None, ""), 401, "a read the rules allow only in part is refused");
+    assert_eq!(send("GET", "/private", None, ""), 401);
+    assert_eq!(send("PUT", "/public/news", None, "2"), 401);
+    assert_eq!(send("PUT", "/inbox/hello", None, "\"hi\""), 201);
+    assert_eq!(send("POST", "/inbox", None, "\"hi\""), 201, "a POST writes a new member, which $id matches");
+    assert_eq!(send("DELETE", "/inbox", None, ""), 401, "the rule is for members, not the inbox");
+    assert_eq!(send("GET", "/", Some(WRITE), ""), 200);
+    let bad = Config::from_lookup(|name| Ok((name == "rules").then(|| r#"{".read": "auth.sub =="}"#.to_owned())));
+    assert!(bad.unwrap_err().contains("rules"), "a bad rules document is a configuration error");
+}
