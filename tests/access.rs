@@ -89,3 +89,30 @@ fn a_store_with_nothing_configured_is_closed() {
     }
     assert!(std::fs::read_dir(data.path()).unwrap().count() <= 1, "nothing was stored");
 }
+
+/// Rules open parts of a store to callers without a token, under the real host.
+#[test]
+fn rules_open_parts_of_a_store() {
+    let data = tempfile::tempdir().unwrap();
+    let rules = r#"{"public": {".read": true}, "inbox": {"$id": {".write": "auth == null"}}}"#;
+    let server = Server::start_with(data.path(), &[("JSONSTORE_WRITE_TOKEN", WRITE), ("JSONSTORE_RULES", rules)]);
+    let authorization = format!("Bearer {WRITE}");
+    let as_writer = [("authorization", authorization.as_str())];
+    server.send("PUT", "/", &as_writer, r#"{"public": {"news": "hello"}, "private": 1, "inbox": {}}"#).expect(201);
+    assert_eq!(server.get("/public/news").expect(200).json(), serde_json::json!("hello"));
+    server.get("/").problem(401);
+    server.get("/private").problem(401);
+    server.put("/public/news", "\"defaced\"").problem(401);
+    server.send("POST", "/inbox", &[], "\"a message\"").expect(201);
+    assert_eq!(server.send("GET", "/inbox", &as_writer, "").expect(200).json().as_object().unwrap().len(), 1);
+}
+
+/// A bad rules document closes the store with a `misconfigured` problem: never an open store.
+#[test]
+fn bad_rules_are_a_misconfiguration() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &[("JSONSTORE_RULES", r#"{"public": {".red": true}}"#)]);
+    let problem = server.get("/public").problem(500);
+    assert_eq!(problem["type"], "urn:jsonstore:problem:misconfigured");
+    assert!(problem["detail"].as_str().unwrap().contains(".red"), "{problem}");
+}

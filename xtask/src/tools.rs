@@ -96,10 +96,10 @@ pub fn is_loopback(addr: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Whether the environment configures access (`JSONSTORE_ACCESS`, `JSONSTORE_READ_TOKEN` or
-/// `JSONSTORE_WRITE_TOKEN`), which is then forwarded as it is.
+/// Whether the environment configures access (`JSONSTORE_ACCESS`, a token or `JSONSTORE_RULES`),
+/// which is then forwarded as it is.
 pub fn access_configured() -> bool {
-    ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN"]
+    ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN", "JSONSTORE_RULES"]
         .iter()
         .any(|name| std::env::var_os(name).is_some())
 }
