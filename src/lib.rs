@@ -11,8 +11,10 @@
 //!   with an in-memory implementation and, on WASI, the host key-value store.
 //! - [`service`] turns a plain [`service::Request`] into a [`service::Response`]:
 //!   parse into an operation, run it against a store, render the outcome.
+//! - [`access`] is access control; [`access::jwt`] verifies users' tokens, without WASI.
 //! - `http` (WASI only) is the thin adapter between `wasi:http` and [`service`].
 
+pub mod access;
 pub mod core;
 pub mod layout;
 pub mod service;

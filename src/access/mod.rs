@@ -1,0 +1,3 @@
+//! Access control: who may read and write what.
+
+pub mod jwt;
