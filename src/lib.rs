@@ -11,8 +11,8 @@
 //!   with an in-memory implementation and, on WASI, the host key-value store.
 //! - [`service`] turns a plain [`service::Request`] into a [`service::Response`]:
 //!   parse into an operation, run it against a store, render the outcome.
-//! - [`access`] decides who may read and write which part of the document: the access rules
-//!   language ([`access::rules`]).
+//! - [`access`] decides who may read and write which part of the document: tokens, users'
+//!   JWTs ([`access::jwt`]) and the access rules language ([`access::rules`]).
 //! - `http` (WASI only) is the thin adapter between `wasi:http` and [`service`].
 
 pub mod access;

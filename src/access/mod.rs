@@ -8,6 +8,7 @@
 //! telling lengths apart. Per-user [`rules`] decide, path by path, what a caller without a
 //! token may do. Credentials never appear in problems or logs.
 
+pub mod jwt;
 pub mod rules;
 
 pub use rules::{Access, Claims, Rules};
