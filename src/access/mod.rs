@@ -5,12 +5,14 @@
 //! with nothing configured, nobody gets in, and openness is an explicit setting
 //! (`access = "open"`). Otherwise a caller shows a credential: a read token, a write token
 //! (which also reads), and each is compared as a BLAKE3 digest, in constant time and without
-//! telling lengths apart. Per-user [`rules`] decide, path by path, what a caller without a
-//! token may do. Credentials never appear in problems or logs.
+//! telling lengths apart. Per-user [`rules`] decide, path by path, what a user may do: a caller
+//! with a JWT that [`jwt`] verifies, whose claims the rules see as `auth`, or a caller with no
+//! credential at all (`auth == null`). Credentials never appear in problems or logs.
 
 pub mod jwt;
 pub mod rules;
 
+pub use jwt::{JwtError, Verifier};
 pub use rules::{Access, Claims, Rules};
 
 use crate::core::Pointer;
@@ -29,6 +31,8 @@ pub struct Policy {
     write_token: Option<Digest>,
     /// The per-user rules, if configured.
     rules: Option<Rules>,
+    /// The verifier of users' JWTs, if keys are configured.
+    jwt: Option<Verifier>,
 }
 
 /// The configuration variables that set the policy, as text (`None`: unset).
@@ -42,13 +46,21 @@ pub struct Settings<'a> {
     pub write_token: Option<&'a str>,
     /// `rules`: a rules document (see [`rules`]).
     pub rules: Option<&'a str>,
+    /// `jwt_secret`: the HS256 secret users' tokens are signed with.
+    pub jwt_secret: Option<&'a str>,
+    /// `jwt_jwks`: a JWK set of the public keys users' tokens are signed with.
+    pub jwt_jwks: Option<&'a str>,
+    /// `jwt_issuer`: the `iss` users' tokens must name.
+    pub jwt_issuer: Option<&'a str>,
+    /// `jwt_audience`: the `aud` users' tokens must name.
+    pub jwt_audience: Option<&'a str>,
 }
 
 impl PartialEq for Policy {
     /// Policies are equal when they let in the same tokens and have rules or not alike.
     fn eq(&self, other: &Self) -> bool {
-        (self.open, self.read_token, self.write_token, self.rules.is_some())
-            == (other.open, other.read_token, other.write_token, other.rules.is_some())
+        (self.open, self.read_token, self.write_token, self.rules.is_some(), &self.jwt)
+            == (other.open, other.read_token, other.write_token, other.rules.is_some(), &other.jwt)
     }
 }
 
@@ -85,12 +97,12 @@ pub enum Caller {
 }
 
 /// Why a request is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// It has no credential, and needs one (401).
     Unauthenticated,
-    /// Its credential is not one the store knows (401).
-    BadCredential,
+    /// Its credential is not one the store knows (401); for a JWT, why.
+    BadCredential(Option<JwtError>),
     /// Its credential is good but does not allow this (403).
     Forbidden,
 }
@@ -104,7 +116,10 @@ impl Policy {
     /// The policy the configuration variables set: closed unless `access` is `open`. An error
     /// names the variable; a bad rules document is an error, never an open store.
     pub fn from_config(settings: Settings<'_>) -> Result<Policy, String> {
-        let Settings { access, read_token, write_token, rules } = settings;
+        let Settings { access, read_token, write_token, rules, jwt_secret, jwt_jwks, jwt_issuer, jwt_audience } =
+            settings;
+        let jwt = Verifier::from_config(jwt_secret, jwt_jwks, jwt_issuer, jwt_audience)
+            .map_err(|error| format!("configuration variable {error}"))?;
         let token = |name: &str, value: Option<&str>| match value.map(str::trim).filter(|value| !value.is_empty()) {
             None => Ok(None),
             Some(token) if token.len() < TOKEN_BYTES_MIN => {
@@ -121,10 +136,18 @@ impl Policy {
             read_token: token("read_token", read_token)?,
             write_token: token("write_token", write_token)?,
             rules,
+            jwt,
         };
+        if policy.jwt.is_some() && policy.rules.is_none() {
+            return Err("configuration variables jwt_secret or jwt_jwks are set but rules is not: a user's \
+                        token grants what the rules say, so set rules"
+                .to_owned());
+        }
         match access.map(str::trim) {
             None | Some("") => Ok(policy),
-            Some("open") if !policy.takes_credentials() && policy.rules.is_none() => Ok(Policy::open()),
+            Some("open") if !policy.takes_credentials() && policy.rules.is_none() && policy.jwt.is_none() => {
+                Ok(Policy::open())
+            }
             Some("open") => Err("configuration variable access is open, so read_token, write_token and rules \
                                  would mean nothing: set one or the other"
                 .to_owned()),
@@ -137,9 +160,9 @@ impl Policy {
         self.open
     }
 
-    /// Whether some credential could be accepted (a token is configured).
+    /// Whether some credential could be accepted (a token or JWT keys are configured).
     pub fn takes_credentials(&self) -> bool {
-        self.read_token.is_some() || self.write_token.is_some()
+        self.read_token.is_some() || self.write_token.is_some() || self.jwt.is_some()
     }
 
     /// Whether a caller without a credential may be let in somewhere: the rules decide.
@@ -147,8 +170,9 @@ impl Policy {
         self.open || self.rules.is_some()
     }
 
-    /// Who sends `credential` (a bearer token), if the store knows it.
-    pub fn caller(&self, credential: Option<&str>) -> Result<Caller, Refusal> {
+    /// Who sends `credential` (a bearer token: a read or write token, or a user's JWT, verified
+    /// at `now_secs`, seconds since the Unix epoch), if the store knows it.
+    pub fn caller(&self, credential: Option<&str>, now_secs: u64) -> Result<Caller, Refusal> {
         if self.open {
             return Ok(Caller::Anyone);
         }
@@ -156,10 +180,14 @@ impl Policy {
         let digest = Some(Digest::of(credential));
         // Both comparisons always run, so the time taken does not say which token matched.
         let (writer, reader) = (digest == self.write_token, digest == self.read_token);
-        match (writer, reader) {
-            (true, _) => Ok(Caller::Writer),
-            (false, true) => Ok(Caller::Reader),
-            (false, false) => Err(Refusal::BadCredential),
+        match (writer, reader, &self.jwt) {
+            (true, ..) => Ok(Caller::Writer),
+            (false, true, _) => Ok(Caller::Reader),
+            (false, false, Some(jwt)) => match jwt.verify(credential, now_secs) {
+                Ok(claims) => Ok(Caller::User(claims)),
+                Err(error) => Err(Refusal::BadCredential(Some(error))),
+            },
+            (false, false, None) => Err(Refusal::BadCredential(None)),
         }
     }
 
@@ -190,12 +218,12 @@ mod tests {
     fn closed_unless_opened() {
         let closed = Policy::from_config(Settings::default()).unwrap();
         assert!(!closed.is_open() && !closed.takes_credentials());
-        assert_eq!(closed.caller(None), Ok(Caller::Anonymous));
+        assert_eq!(closed.caller(None, 0), Ok(Caller::Anonymous));
         assert_eq!(closed.allows(&Caller::Anonymous, Access::Read, Pointer::root()), Err(Refusal::Unauthenticated));
-        assert_eq!(closed.caller(Some("anything at all, long")), Err(Refusal::BadCredential));
+        assert_eq!(closed.caller(Some("anything at all, long"), 0), Err(Refusal::BadCredential(None)));
         let open = Policy::from_config(Settings { access: Some("open"), write_token: Some(""), ..Settings::default() })
             .unwrap();
-        assert_eq!(open.caller(None), Ok(Caller::Anyone));
+        assert_eq!(open.caller(None, 0), Ok(Caller::Anyone));
         assert_eq!(open.allows(&Caller::Anyone, Access::Write, Pointer::root()), Ok(()));
     }
 
@@ -205,13 +233,13 @@ mod tests {
             access: Some(""),
             read_token: Some(READ),
             write_token: Some(WRITE),
-            rules: None,
+            ..Settings::default()
         })
         .unwrap();
-        assert_eq!(policy.caller(Some(READ)), Ok(Caller::Reader));
-        assert_eq!(policy.caller(Some(WRITE)), Ok(Caller::Writer));
-        assert_eq!(policy.caller(Some(&READ[1..])), Err(Refusal::BadCredential));
-        assert_eq!(policy.caller(Some("")), Err(Refusal::BadCredential));
+        assert_eq!(policy.caller(Some(READ), 0), Ok(Caller::Reader));
+        assert_eq!(policy.caller(Some(WRITE), 0), Ok(Caller::Writer));
+        assert_eq!(policy.caller(Some(&READ[1..]), 0), Err(Refusal::BadCredential(None)));
+        assert_eq!(policy.caller(Some(""), 0), Err(Refusal::BadCredential(None)));
         let root = Pointer::root();
         assert_eq!(policy.allows(&Caller::Reader, Access::Read, root), Ok(()));
         assert_eq!(policy.allows(&Caller::Reader, Access::Write, root), Err(Refusal::Forbidden));

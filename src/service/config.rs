@@ -12,7 +12,7 @@ use crate::layout::LayoutConfig;
 ///
 /// Spin takes them from `spin.toml`'s variables; under `wasmtime serve` variable `name` is the
 /// environment variable `JSONSTORE_NAME` (in upper case).
-pub const VARIABLES: [(&str, &str); 9] = [
+pub const VARIABLES: [(&str, &str); 13] = [
     ("body_bytes_max", "16777216"),
     ("depth_max", "64"),
     ("chunk_bytes_max", "1048576"),
@@ -22,10 +22,14 @@ pub const VARIABLES: [(&str, &str); 9] = [
     ("read_token", ""),
     ("write_token", ""),
     ("rules", ""),
+    ("jwt_secret", ""),
+    ("jwt_jwks", ""),
+    ("jwt_issuer", ""),
+    ("jwt_audience", ""),
 ];
 
 /// The variables that hold secrets: hosts should keep them out of manifests and logs.
-pub const SECRETS: [&str; 2] = ["read_token", "write_token"];
+pub const SECRETS: [&str; 3] = ["read_token", "write_token", "jwt_secret"];
 
 /// What a deployment can set.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,11 +102,17 @@ impl Config {
         };
         let (access, read_token, write_token) = (text("access")?, text("read_token")?, text("write_token")?);
         let rules = text("rules")?;
+        let (jwt_secret, jwt_jwks) = (text("jwt_secret")?, text("jwt_jwks")?);
+        let (jwt_issuer, jwt_audience) = (text("jwt_issuer")?, text("jwt_audience")?);
         config.access = Policy::from_config(Settings {
             access: access.as_deref(),
             read_token: read_token.as_deref(),
             write_token: write_token.as_deref(),
             rules: rules.as_deref(),
+            jwt_secret: jwt_secret.as_deref(),
+            jwt_jwks: jwt_jwks.as_deref(),
+            jwt_issuer: jwt_issuer.as_deref(),
+            jwt_audience: jwt_audience.as_deref(),
         })?;
         Ok(config)
     }

@@ -18,10 +18,12 @@ pub fn is_preflight(request: &Request) -> bool {
     request.method == "OPTIONS" && request.header("access-control-request-method").is_some()
 }
 
-/// The caller of `request`, before it is parsed: a 401 for a credential the store does not
-/// know, or for no credential where one is needed for anything.
-pub fn caller(policy: &Policy, request: &Request) -> Result<Caller, Problem> {
-    let caller = policy.caller(credential(request).as_deref()).map_err(|refusal| refused(policy, refusal, None))?;
+/// The caller of `request` at `now_secs`, before it is parsed: a 401 for a credential the
+/// store does not know (or an expired JWT), or for no credential where one is needed for
+/// anything.
+pub fn caller(policy: &Policy, request: &Request, now_secs: u64) -> Result<Caller, Problem> {
+    let caller =
+        policy.caller(credential(request).as_deref(), now_secs).map_err(|refusal| refused(policy, refusal, None))?;
     if caller == Caller::Anonymous && !policy.admits_anonymous() {
         return Err(refused(policy, Refusal::Unauthenticated, None));
     }
@@ -97,7 +99,7 @@ fn refused(policy: &Policy, refusal: Refusal, at: Option<(Access, &Pointer)>) ->
         format!("{verb} {}", path::render(pointer))
     };
     match refusal {
-        Refusal::Unauthenticated if !policy.takes_credentials() => Problem::new(
+        Refusal::Unauthenticated if !policy.takes_credentials() && !policy.admits_anonymous() => Problem::new(
             401,
             "unauthorized",
             "Unauthorized",
@@ -112,8 +114,12 @@ fn refused(policy: &Policy, refusal: Refusal, at: Option<(Access, &Pointer)>) ->
             };
             Problem::new(401, "unauthorized", "Unauthorized", detail).header("www-authenticate", CHALLENGE)
         }
-        Refusal::BadCredential => {
-            Problem::new(401, "unauthorized", "Unauthorized", "the credential sent is not one this store accepts")
+        Refusal::BadCredential(why) => {
+            let detail = match why {
+                Some(error) => format!("the token sent is not accepted: {error}"),
+                None => "the credential sent is not one this store accepts".to_owned(),
+            };
+            Problem::new(401, "unauthorized", "Unauthorized", detail)
                 .header("www-authenticate", format!("{CHALLENGE}, error=\"invalid_token\""))
         }
         Refusal::Forbidden => {

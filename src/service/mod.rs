@@ -118,7 +118,7 @@ pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut 
     let head = request.method == "HEAD";
     let mut garbage = Garbage::default();
     let (mut response, stream) =
-        match admit(config, &mut request).and_then(|op| run(store, config, host, &request, op, &mut garbage)) {
+        match admit(config, host, &mut request).and_then(|op| run(store, config, host, &request, op, &mut garbage)) {
             Ok(answer) => answer,
             Err(problem) => (problem.into_response(), None),
         };
@@ -135,11 +135,11 @@ pub fn serve<'s, S: Store>(store: &'s S, config: &Config, host: &impl Host, mut 
 
 /// Parses a request its caller may make: a CORS preflight, or one whose credential allows
 /// every access its operation needs (see [`guard`]).
-fn admit(config: &Config, request: &mut Request) -> Result<Op, Problem> {
+fn admit(config: &Config, host: &impl Host, request: &mut Request) -> Result<Op, Problem> {
     if guard::is_preflight(request) {
         return Op::parse(request, config);
     }
-    let caller = guard::caller(&config.access, request)?;
+    let caller = guard::caller(&config.access, request, host.now_millis() / 1000)?;
     let op = Op::parse(request, config)?;
     guard::authorize(&config.access, &caller, &op)?;
     Ok(op)

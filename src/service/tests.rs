@@ -905,3 +905,52 @@ fn rules_open_parts_of_a_store() {
     let bad = Config::from_lookup(|name| Ok((name == "rules").then(|| r#"{".read": "auth.sub =="}"#.to_owned())));
     assert!(bad.unwrap_err().contains("rules"), "a bad rules document is a configuration error");
 }
+
+/// A user's JWT: verified, its claims seen by the rules as `auth`; an expired one, or one of
+/// another user, gets what the rules give it.
+#[test]
+fn users_tokens_meet_the_rules() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use hmac::{Hmac, KeyInit, Mac};
+    const SECRET: &str = "a secret of thirty-two bytes ...";
+    const WRITE: &str = "writer-secret-0123456789";
+    let jwt = |claims: Value| {
+        let header = Base64UrlUnpadded::encode_string(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let signed = format!("{header}.{}", Base64UrlUnpadded::encode_string(claims.to_string().as_bytes()));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(signed.as_bytes());
+        format!("{signed}.{}", Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes()))
+    };
+    let now = 1_700_000_000;
+    let ada = jwt(json!({"sub": "ada", "exp": now + 600}));
+    let bob = jwt(json!({"sub": "bob", "exp": now + 600}));
+    let expired = jwt(json!({"sub": "ada", "exp": now - 600}));
+    let rules = r#"{"users": {"$uid": {".read": "auth.sub == $uid", ".write": "auth.sub == $uid"}}}"#;
+    let vars = [("write_token", WRITE), ("rules", rules), ("jwt_secret", SECRET)];
+    let config =
+        Config::from_lookup(|name| Ok(vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))).unwrap();
+    let (store, host) = (MemoryStore::new(), TestHost::default());
+    let send = |method: &str, target: &str, token: Option<&str>, body: &str| {
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        headers.extend(token.map(|token| ("authorization".to_owned(), format!("Bearer {token}"))));
+        let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
+        let response = handle(&store, &config, &host, &request);
+        (response.status, String::from_utf8_lossy(&response.body).into_owned())
+    };
+    assert_eq!(send("PUT", "/", Some(WRITE), r#"{"users": {"ada": {"n": 1}, "bob": {"n": 2}}}"#).0, 201);
+    assert_eq!(send("GET", "/users/ada", Some(&ada), "").0, 200);
+    assert_eq!(send("PUT", "/users/ada/n", Some(&ada), "3").0, 200);
+    assert_eq!(send("GET", "/users/bob", Some(&ada), "").0, 403, "another user's data");
+    assert_eq!(send("PUT", "/users/bob/n", Some(&ada), "4").0, 403);
+    assert_eq!(send("GET", "/users", Some(&ada), "").0, 403, "a read allowed only in part is refused");
+    assert_eq!(send("GET", "/users/bob", Some(&bob), "").0, 200);
+    assert_eq!(send("GET", "/users/ada", None, "").0, 401);
+    let (status, body) = send("GET", "/users/ada", Some(&expired), "");
+    assert_eq!(status, 401);
+    assert!(body.contains("expired") && !body.contains(&expired), "{body}");
+    let forged = format!("{}x", &ada[..ada.len() - 1]);
+    assert_eq!(send("GET", "/users/ada", Some(&forged), "").0, 401);
+    assert_eq!(document(&store, &config), Some(json!({"users": {"ada": {"n": 3}, "bob": {"n": 2}}})));
+    let no_rules = Config::from_lookup(|name| Ok((name == "jwt_secret").then(|| SECRET.to_owned())));
+    assert!(no_rules.unwrap_err().contains("rules"), "JWT keys without rules grant nothing: a misconfiguration");
+}
