@@ -15,11 +15,12 @@ fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
 }
 
 #[test]
-fn core_layout_and_service_never_import_wasi() {
+fn core_layout_access_and_service_never_import_wasi() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&root.join("core"), &mut files);
     sources(&root.join("layout"), &mut files);
+    sources(&root.join("access"), &mut files);
     sources(&root.join("service"), &mut files);
     assert!(files.len() > 5, "found the sources");
     for file in files {
@@ -30,16 +31,17 @@ fn core_layout_and_service_never_import_wasi() {
     }
 }
 
-/// The core deals in plain values: it reads and writes no store.
+/// The core and access control deal in plain values: they read no store and no clock.
 #[test]
 fn the_core_does_no_io() {
     let mut files = Vec::new();
     sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core"), &mut files);
+    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/access"), &mut files);
     assert!(files.len() > 5, "found the sources");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        for name in ["use crate::store", "use crate::layout", "use crate::service", "std::fs", "std::net"] {
-            assert!(!text.contains(name), "{} has {name}: the core does no I/O", file.display());
+        for name in ["use crate::store", "use crate::layout", "use crate::service", "std::fs", "std::net", "SystemTime"] {
+            assert!(!text.contains(name), "{} has {name}: the core and access control do no I/O", file.display());
         }
     }
 }

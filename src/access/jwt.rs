@@ -5,7 +5,7 @@
 //! name, if any. [`Verifier::verify`] checks a token against them and against the time the
 //! caller passes in.
 //!
-//! Two decisions shaped it. It is pure: no WASI, no clock and no fetch of a provider's keys, so
+//! Two decisions shaped it. It is pure: no host interface, no clock and no fetch of a provider's keys, so
 //! it is tested natively and trusts exactly the keys the configuration lists. And the token does
 //! not choose how it is checked: each algorithm has its own kind of key and is accepted only
 //! when that kind is configured, so `none` never passes and a public key is never used as an

@@ -1,6 +1,6 @@
 //! Access control: who may read and write what. Closed by default.
 //!
-//! The component cannot see the client's address (a `wasi:http` request carries none, and a
+//! The component cannot see the client's address (an incoming request carries none, and a
 //! host's address header can be forged), so it cannot tell a local request from a remote one:
 //! with nothing configured, nobody gets in, and openness is an explicit setting
 //! (`access = "open"`). Otherwise a caller shows a credential: a read token, a write token
