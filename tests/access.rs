@@ -116,3 +116,44 @@ fn bad_rules_are_a_misconfiguration() {
     assert_eq!(problem["type"], "urn:jsonstore:problem:misconfigured");
     assert!(problem["detail"].as_str().unwrap().contains(".red"), "{problem}");
 }
+
+/// Users' JWTs under the real host: a user reads and writes their own data and nobody else's;
+/// an expired token, or one of another key, is refused.
+#[test]
+fn users_tokens_meet_the_rules() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use hmac::{Hmac, KeyInit, Mac};
+    const SECRET: &str = "an e2e secret of thirty-two b...";
+    let sign = |secret: &str, claims: serde_json::Value| {
+        let header = Base64UrlUnpadded::encode_string(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let signed = format!("{header}.{}", Base64UrlUnpadded::encode_string(claims.to_string().as_bytes()));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(signed.as_bytes());
+        format!("{signed}.{}", Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes()))
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let ada = sign(SECRET, serde_json::json!({"sub": "ada", "exp": now + 600}));
+    let expired = sign(SECRET, serde_json::json!({"sub": "ada", "exp": now - 600}));
+    let forged = sign("another secret of thirty-two b..", serde_json::json!({"sub": "ada", "exp": now + 600}));
+    let rules = r#"{"users": {"$uid": {".read": "auth.sub == $uid", ".write": "auth.sub == $uid"}}}"#;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        data.path(),
+        &[("JSONSTORE_WRITE_TOKEN", WRITE), ("JSONSTORE_RULES", rules), ("JSONSTORE_JWT_SECRET", SECRET)],
+    );
+    let as_user = |method: &str, path: &str, token: &str, body: &str| {
+        let authorization = format!("Bearer {token}");
+        server.send(method, path, &[("authorization", authorization.as_str())], body)
+    };
+    as_user("PUT", "/", WRITE, r#"{"users": {"ada": {"n": 1}, "bob": {"n": 2}}}"#).expect(201);
+    as_user("PUT", "/users/ada/n", &ada, "3").expect(200);
+    assert_eq!(as_user("GET", "/users/ada", &ada, "").expect(200).json(), serde_json::json!({"n": 3}));
+    as_user("GET", "/users/bob", &ada, "").problem(403);
+    as_user("DELETE", "/users/bob", &ada, "").problem(403);
+    as_user("GET", "/users", &ada, "").problem(403);
+    let problem = as_user("GET", "/users/ada", &expired, "").problem(401);
+    assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+    as_user("GET", "/users/ada", &forged, "").problem(401);
+    server.get("/users/ada").problem(401);
+    assert_eq!(server.get(&format!("/users/ada/n?auth={ada}")).expect(200).json(), serde_json::json!(3));
+}

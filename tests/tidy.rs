@@ -40,7 +40,8 @@ fn the_core_does_no_io() {
     assert!(files.len() > 5, "found the sources");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        for name in ["use crate::store", "use crate::layout", "use crate::service", "std::fs", "std::net", "SystemTime"] {
+        for name in ["use crate::store", "use crate::layout", "use crate::service", "std::fs", "std::net", "SystemTime"]
+        {
             assert!(!text.contains(name), "{} has {name}: the core and access control do no I/O", file.display());
         }
     }

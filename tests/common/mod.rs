@@ -50,7 +50,7 @@ impl Server {
         command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
         // Open unless the test configures access itself.
         let configures_access = args.iter().any(|arg| {
-            ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN", "JSONSTORE_RULES"]
+            ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN", "JSONSTORE_RULES", "JSONSTORE_JWT_"]
                 .iter()
                 .any(|name| arg.starts_with(name))
         });

@@ -96,12 +96,13 @@ pub fn is_loopback(addr: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Whether the environment configures access (`JSONSTORE_ACCESS`, a token or `JSONSTORE_RULES`),
+/// Whether the environment configures access (`JSONSTORE_ACCESS`, a token, `JSONSTORE_RULES` or a
+/// `JSONSTORE_JWT_*` key),
 /// which is then forwarded as it is.
 pub fn access_configured() -> bool {
-    ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN", "JSONSTORE_RULES"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some())
+    let names =
+        ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN", "JSONSTORE_RULES", "JSONSTORE_JWT_"];
+    std::env::vars_os().any(|(name, _)| name.to_str().is_some_and(|name| names.iter().any(|set| name.starts_with(set))))
 }
 
 /// How `wasmtime serve` is tuned for a fresh instance per request, the same for every component
