@@ -97,8 +97,7 @@ pub fn is_loopback(addr: &str) -> bool {
 }
 
 /// Whether the environment configures access (`JSONSTORE_ACCESS`, a token, `JSONSTORE_RULES` or a
-/// `JSONSTORE_JWT_*` key),
-/// which is then forwarded as it is.
+/// `JSONSTORE_JWT_*` key), which is then forwarded as it is.
 pub fn access_configured() -> bool {
     let names =
         ["JSONSTORE_ACCESS", "JSONSTORE_READ_TOKEN", "JSONSTORE_WRITE_TOKEN", "JSONSTORE_RULES", "JSONSTORE_JWT_"];
