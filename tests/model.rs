@@ -9,32 +9,12 @@
 
 mod api_model;
 
-use api_model::{Action, Header, Method, Model, Path, Tag, patch_operation, respell};
+use api_model::{Action, Clock, Header, Method, Model, Path, Tag, patch_operation, respell};
 use jsonstore::layout::LayoutConfig;
-use jsonstore::service::{Config, Host, Request, Response, handle};
+use jsonstore::service::{Config, Request, Response, handle};
 use jsonstore::store::MemoryStore;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use std::cell::Cell;
-
-/// A host whose clock moves on at every look, so push IDs sort in the order they are made.
-#[derive(Default)]
-struct Clock(Cell<u64>);
-
-impl Host for Clock {
-    fn now_millis(&self) -> u64 {
-        self.0.set(self.0.get() + 1);
-        1_700_000_000_000 + self.0.get()
-    }
-    fn random_bytes(&self) -> [u8; 9] {
-        self.0.set(self.0.get() + 1);
-        let bytes = self.0.get().to_le_bytes();
-        std::array::from_fn(|i| bytes[i % 8])
-    }
-    fn sleep_micros(&self, micros: u64) {
-        self.0.set(self.0.get() + micros.div_ceil(1000).max(1));
-    }
-}
 
 /// What a request does, before the model is there to fill in what depends on it.
 #[derive(Debug, Clone)]

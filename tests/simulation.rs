@@ -10,9 +10,9 @@
 
 mod api_model;
 
-use api_model::{Action, Header, Method, Model, Path, Tag, patch_operation, respell};
+use api_model::{Action, Clock, Header, Method, Model, Path, Tag, patch_operation, respell};
 use jsonstore::layout::LayoutConfig;
-use jsonstore::service::{Config, Host, Request, Response, handle};
+use jsonstore::service::{Config, Request, Response, handle};
 use jsonstore::store::{Call, Counter, Hook, Hooked, MemoryStore, StoreError};
 use serde_json::{Value, json};
 use std::cell::Cell;
@@ -84,24 +84,6 @@ impl Hook<MemoryStore> for Faults {
             return Err(StoreError(format!("injected fault at operation {operation}")));
         }
         Ok(())
-    }
-}
-
-struct SimHost(Cell<u64>);
-
-impl Host for SimHost {
-    fn now_millis(&self) -> u64 {
-        self.0.set(self.0.get() + 1);
-        1_700_000_000_000 + self.0.get()
-    }
-    fn random_bytes(&self) -> [u8; 9] {
-        self.0.set(self.0.get() + 1);
-        let bytes = self.0.get().to_le_bytes();
-        [bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], 0]
-    }
-    /// Time passes while a writer sleeps.
-    fn sleep_micros(&self, micros: u64) {
-        self.0.set(self.0.get() + micros.div_ceil(1000).max(1));
     }
 }
 
@@ -205,7 +187,7 @@ fn random_action(rng: &mut Rng, model: &Model) -> Action {
 }
 
 fn document(store: &MemoryStore, config: &Config) -> Option<Value> {
-    let response = handle(store, config, &SimHost(Cell::new(0)), &request("GET", "/", "", String::new()));
+    let response = handle(store, config, &Clock(Cell::new(0)), &request("GET", "/", "", String::new()));
     match response.status {
         200 => Some(serde_json::from_slice(&response.body).unwrap()),
         404 => None,
@@ -268,9 +250,9 @@ fn simulate(seed: u64) {
         let outcome = (|| {
             let action = random_action(&mut rng, &model);
             let action =
-                model.prepare(action, |request| handle(&store.inner, &config, &SimHost(clock.clone()), request))?;
+                model.prepare(action, |request| handle(&store.inner, &config, &Clock(clock.clone()), request))?;
             store.hook.arm(rng.below(30), rng.below(2) == 0);
-            let response = handle(&store, &config, &SimHost(clock.clone()), &action.request());
+            let response = handle(&store, &config, &Clock(clock.clone()), &action.request());
             let faulted = store.hook.disarm();
             clock.set(clock.get() + 1000);
             check(&mut model, &action, &response, faulted, document(&store.inner, &config))
@@ -291,7 +273,7 @@ fn fail_every_step(seed: u64) {
     let fail = |error: String| -> ! { panic!("seed {seed}, layout {:?}:\n{error}", config.layout) };
     let store = MemoryStore::new();
     let clock = Cell::new(seed);
-    let send = |request: &Request| handle(&store, &config, &SimHost(clock.clone()), request);
+    let send = |request: &Request| handle(&store, &config, &Clock(clock.clone()), request);
     let mut model = Model::new(config.layout.keys_max > 0);
     for _ in 0..1 + rng.below(8) {
         let action = random_action(&mut rng, &model);
@@ -309,14 +291,14 @@ fn fail_every_step(seed: u64) {
     let written = write.request();
     // The run without faults counts the operations, and is checked like any other.
     let counted = Hooked::new(store.clone(), Counter::default());
-    let expected = handle(&counted, &config, &SimHost(clock.clone()), &written);
+    let expected = handle(&counted, &config, &Clock(clock.clone()), &written);
     check(&mut model.clone(), &write, &expected, false, document(&counted.inner, &config))
         .unwrap_or_else(|error| fail(error));
     let operations = counted.hook.calls.get() as u64;
     for fail_at in 0..operations {
         for crash in [false, true] {
             let copy = Hooked::new(store.clone(), Faults::armed(fail_at, crash));
-            let response = handle(&copy, &config, &SimHost(clock.clone()), &written);
+            let response = handle(&copy, &config, &Clock(clock.clone()), &written);
             let now = document(&copy.inner, &config);
             let context = |error: String| {
                 let fault = if crash { "crash" } else { "failure" };
@@ -333,7 +315,7 @@ fn fail_every_step(seed: u64) {
             let next = json!({ "recovered": fail_at });
             let put = request("PUT", "/", "application/json", next.to_string());
             for tries in 1.. {
-                let next_response = handle(&copy.inner, &config, &SimHost(Cell::new(clock.get() + 500)), &put);
+                let next_response = handle(&copy.inner, &config, &Clock(Cell::new(clock.get() + 500)), &put);
                 let status = next_response.status;
                 if status == 200 || status == 201 {
                     break;

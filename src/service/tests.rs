@@ -785,6 +785,24 @@ fn a_post_to_a_big_array_reads_its_path_only() {
     assert_eq!(json_body(&get), json!(50000));
 }
 
+/// The configuration these variables set, the others unset.
+fn configured(vars: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|name| Ok(vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))).unwrap()
+}
+
+/// Sends `(method, target, content type, body)` with `token` as its bearer credential, if any.
+fn bearing(
+    store: &MemoryStore,
+    config: &Config,
+    host: &TestHost,
+    (method, target, content_type, body): (&str, &str, &str, &str),
+    token: Option<&str>,
+) -> Response {
+    let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
+    headers.extend(token.map(|token| ("authorization".to_owned(), format!("Bearer {token}"))));
+    handle(store, config, host, &Request { method: method.into(), target: target.into(), headers, body: body.into() })
+}
+
 /// With nothing configured, a store is closed: every request but a CORS preflight gets a 401
 /// that says how to open it, and nothing is read or written.
 #[test]
@@ -831,13 +849,9 @@ fn tokens_grant_reads_and_writes() {
     const WRITE: &str = "writer-secret-0123456789";
     let (store, host) = (MemoryStore::new(), TestHost::default());
     let vars = [("read_token", READ), ("write_token", WRITE)];
-    let config =
-        Config::from_lookup(|name| Ok(vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))).unwrap();
+    let config = configured(&vars);
     let send = |method: &str, target: &str, token: Option<&str>, content_type: &str, body: &str| {
-        let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
-        headers.extend(token.map(|token| ("authorization".to_owned(), format!("Bearer {token}"))));
-        let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
-        let response = handle(&store, &config, &host, &request);
+        let response = bearing(&store, &config, &host, (method, target, content_type, body), token);
         let text = String::from_utf8_lossy(&response.body).into_owned()
             + &response.headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect::<String>();
         assert!(!text.contains("secret-0123"), "a token leaked: {text}");
@@ -883,14 +897,10 @@ fn rules_open_parts_of_a_store() {
     const WRITE: &str = "writer-secret-0123456789";
     let rules = r#"{"rules": {"public": {".read": true}, "inbox": {"$id": {".write": true}}}}"#;
     let vars = [("write_token", WRITE), ("rules", rules)];
-    let config =
-        Config::from_lookup(|name| Ok(vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))).unwrap();
+    let config = configured(&vars);
     let (store, host) = (MemoryStore::new(), TestHost::default());
     let send = |method: &str, target: &str, token: Option<&str>, body: &str| {
-        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-        headers.extend(token.map(|token| ("authorization".to_owned(), format!("Bearer {token}"))));
-        let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
-        handle(&store, &config, &host, &request).status
+        bearing(&store, &config, &host, (method, target, "application/json", body), token).status
     };
     assert_eq!(send("PUT", "/", Some(WRITE), r#"{"public": {"news": 1}, "private": 2, "inbox": {}}"#), 201);
     assert_eq!(send("GET", "/public/news", None, ""), 200);
@@ -927,14 +937,10 @@ fn users_tokens_meet_the_rules() {
     let expired = jwt(json!({"sub": "ada", "exp": now - 600}));
     let rules = r#"{"users": {"$uid": {".read": "auth.sub == $uid", ".write": "auth.sub == $uid"}}}"#;
     let vars = [("write_token", WRITE), ("rules", rules), ("jwt_secret", SECRET)];
-    let config =
-        Config::from_lookup(|name| Ok(vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))).unwrap();
+    let config = configured(&vars);
     let (store, host) = (MemoryStore::new(), TestHost::default());
     let send = |method: &str, target: &str, token: Option<&str>, body: &str| {
-        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-        headers.extend(token.map(|token| ("authorization".to_owned(), format!("Bearer {token}"))));
-        let request = Request { method: method.into(), target: target.into(), headers, body: body.into() };
-        let response = handle(&store, &config, &host, &request);
+        let response = bearing(&store, &config, &host, (method, target, "application/json", body), token);
         (response.status, String::from_utf8_lossy(&response.body).into_owned())
     };
     assert_eq!(send("PUT", "/", Some(WRITE), r#"{"users": {"ada": {"n": 1}, "bob": {"n": 2}}}"#).0, 201);

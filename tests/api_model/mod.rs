@@ -952,3 +952,23 @@ fn same(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+/// A host whose clock moves on at every look, so push IDs sort in the order they are made, and
+/// whose sleeps only move it on.
+#[derive(Default)]
+pub struct Clock(pub std::cell::Cell<u64>);
+
+impl jsonstore::service::Host for Clock {
+    fn now_millis(&self) -> u64 {
+        self.0.set(self.0.get() + 1);
+        1_700_000_000_000 + self.0.get()
+    }
+    fn random_bytes(&self) -> [u8; 9] {
+        self.0.set(self.0.get() + 1);
+        let bytes = self.0.get().to_le_bytes();
+        std::array::from_fn(|i| bytes[i % 8])
+    }
+    fn sleep_micros(&self, micros: u64) {
+        self.0.set(self.0.get() + micros.div_ceil(1000).max(1));
+    }
+}
