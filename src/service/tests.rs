@@ -784,3 +784,50 @@ fn a_post_to_a_big_array_reads_its_path_only() {
     let (get, ..) = send("GET", "/list/50000/id", String::new());
     assert_eq!(json_body(&get), json!(50000));
 }
+/// Sends a request with a body of any bytes, JSON or not.
+fn send_bytes(api: &Api, method: &str, target: &str, content_type: &str, body: Vec<u8>) -> Response {
+    let headers = vec![("content-type".to_owned(), content_type.to_owned())];
+    let request = Request { method: method.into(), target: target.into(), headers, body };
+    handle(&api.store, &api.config, &api.host, &request)
+}
+
+/// Asserts that a response is the problem `kind` with `status`, and returns its body.
+#[track_caller]
+fn problem(response: &Response, status: u16, kind: &str) -> Value {
+    let shown: String = String::from_utf8_lossy(&response.body).chars().take(300).collect();
+    assert_eq!(response.status, status, "{shown}");
+    let body = json_body(response);
+    assert_eq!(body["type"].as_str(), Some(kind), "{shown}");
+    body
+}
+
+/// Bug: a `PUT` body over 64 KiB, which is stored as it is parsed, with a lone surrogate or
+/// bytes that are not UTF-8 in a string or a member name, was answered 500 `corrupt-document`
+/// where a smaller one is 400 `bad-json`. Both sizes are refused alike, before anything is
+/// written; so is a member named twice.
+#[test]
+fn a_streamed_body_is_checked_as_a_parsed_one_is() {
+    let bad: [&[u8]; 7] = [
+        br#""\ud800""#,
+        br#""\udc00 and more""#,
+        b"\"caf\xe9\"",
+        b"\"\xed\xa0\x80\"",
+        br#"{"\ud800": 1}"#,
+        b"{\"\xff\": 1}",
+        br#"{"same": 1, "same": 2}"#,
+    ];
+    for api in Api::all() {
+        api.check("PUT", "/", r#"{"keep": [1, 2]}"#, 201, None);
+        let keys = api.store.keys().unwrap().len();
+        for value in bad {
+            let padding = "x".repeat(super::op::STREAM_BYTES_MIN);
+            for body in [value.to_vec(), [br#"{"pad": ""#, padding.as_bytes(), br#"", "bad": "#, value, b"}"].concat()]
+            {
+                let response = send_bytes(&api, "PUT", "/a", "application/json", body);
+                problem(&response, 400, "urn:jsonstore:problem:bad-json");
+            }
+        }
+        assert_eq!(api.document(), Some(json!({"keep": [1, 2]})));
+        assert_eq!(api.store.keys().unwrap().len(), keys, "records were written");
+    }
+}
