@@ -9,6 +9,7 @@ use super::conditions::Conditions;
 use super::problem::{Problem, too_deep};
 use super::{ACCEPT_PATCH, ALLOW, Config, Host, Request};
 use crate::core::document::{self, Placed};
+use crate::core::json::JsonError;
 use crate::core::patch;
 use crate::core::{Pointer, PointerBuf, json, path, push_id};
 use crate::layout::{OpError, Payload, Posted, Txn};
@@ -39,6 +40,11 @@ pub enum Op {
 impl Op {
     /// Parses a request, checking its method, path, media type, size and nesting. A big `PUT`
     /// body is taken out of the request rather than copied.
+    ///
+    /// A write's pointer counts towards the depth limit before its body is read: a value put
+    /// at a path of 200 tokens nests the document 200 deep, however flat the value is. A body
+    /// that is stored as it is parsed passes the very check a parsed one does, so nothing
+    /// reaches the store that a small body would not.
     pub fn parse(request: &mut Request, config: &Config) -> Result<Op, Problem> {
         let method = request.method.as_str();
         if !ALLOW.split(", ").any(|allowed| allowed == method) {
@@ -62,7 +68,22 @@ impl Op {
             let essence = value.split(';').next().unwrap_or_default();
             essence.trim().to_ascii_lowercase()
         });
-        let body = || json::parse(&request.body, config.depth_max);
+        // How deep the written value sits: below the pointer's tokens, and for POST below the
+        // member it adds. Deletes make nothing deeper, and must still reach what a lower limit
+        // left too deep.
+        let levels = pointer.count() + usize::from(method == "POST");
+        let writes = matches!(method, "PUT" | "POST" | "PATCH");
+        if writes && levels > config.depth_max {
+            return Err(too_deep(config.depth_max));
+        }
+        let room = config.depth_max.saturating_sub(levels);
+        // The body may nest only as deep as the room left below the pointer; the problem names
+        // the limit as configured.
+        let in_room = |error: JsonError| match error {
+            JsonError::TooDeep { .. } => too_deep(config.depth_max),
+            syntax => syntax.into(),
+        };
+        let body = || json::parse(&request.body, room).map_err(in_room);
         Ok(match method {
             "GET" | "HEAD" => Op::Get(pointer),
             "DELETE" => Op::Delete(pointer),
@@ -71,15 +92,11 @@ impl Op {
                     return Err(unsupported_media_type(method, media_type.as_deref(), "application/json"));
                 }
                 if method == "PUT" && request.body.len() > STREAM_BYTES_MIN {
-                    json::validate(&request.body, config.depth_max.saturating_sub(pointer.count()))?;
+                    json::validate(&request.body, room).map_err(in_room)?;
                     let body = std::mem::take(&mut request.body);
                     return Ok(Op::Put(pointer, Payload::Json(std::rc::Rc::new(body))));
                 }
                 let value = body()?;
-                let created_levels = usize::from(method == "POST");
-                if pointer.count() + created_levels + document::depth(&value) > config.depth_max {
-                    return Err(too_deep(config.depth_max));
-                }
                 if method == "PUT" { Op::Put(pointer, Payload::Value(value)) } else { Op::Post(pointer, value) }
             }
             _ => match media_type.as_deref() {

@@ -831,3 +831,39 @@ fn a_streamed_body_is_checked_as_a_parsed_one_is() {
         assert_eq!(api.store.keys().unwrap().len(), keys, "records were written");
     }
 }
+
+/// Bug: on the streamed path the pointer's depth was taken off the limit, and a scalar body
+/// nests nothing, so a 70 KB string `PUT` at a 200-token path stored a document 200 deep (past
+/// the hard cap of 128), and at 10,000 tokens the component trapped. Every write's pointer
+/// counts, whatever the body; the merge patch at 3,000 tokens trapped likewise, its depth
+/// checked only after the value was built.
+#[test]
+fn a_long_path_is_too_deep_for_every_write() {
+    let string = format!("\"{}\"", "x".repeat(70_000));
+    let at = |tokens: usize| "/k".repeat(tokens);
+    for api in Api::all() {
+        api.check("PUT", "/", r#"{"keep": 1}"#, 201, None);
+        let merge = [("content-type", "application/merge-patch+json")];
+        let json_patch = [("content-type", "application/json-patch+json")];
+        for tokens in [65, 200, 3_000, 10_000] {
+            let too_deep = "urn:jsonstore:problem:too-deep";
+            let target = at(tokens);
+            let big = api.send("PUT", &target, &[("content-type", "application/json")], &string);
+            assert_eq!(problem(&big, 400, too_deep)["limit"], 64);
+            problem(&api.send("PUT", &target, &[("content-type", "application/json")], "1"), 400, too_deep);
+            problem(&api.send("POST", &target, &[("content-type", "application/json")], "1"), 400, too_deep);
+            problem(&api.send("PATCH", &target, &merge, r#"{"a": 1}"#), 400, too_deep);
+            problem(&api.send("PATCH", &target, &json_patch, "[]"), 400, too_deep);
+        }
+        // At the limit, a scalar fits and anything nested does not, streamed or not.
+        problem(&api.send("PUT", &at(64), &[], &format!("[{string}]")), 400, "urn:jsonstore:problem:too-deep");
+        problem(&api.send("POST", &at(64), &[], "1"), 400, "urn:jsonstore:problem:too-deep");
+        problem(&api.send("PATCH", &at(64), &merge, r#"{"a": 1}"#), 400, "urn:jsonstore:problem:too-deep");
+        assert_eq!(api.document(), Some(json!({"keep": 1})));
+        api.check("PUT", &at(64), &string, 201, None);
+        api.check("PATCH", &at(63), r#"{"j": 1}"#, 200, None);
+        api.send("DELETE", &at(1), &[], "");
+        assert_eq!(api.send("DELETE", &at(10_000), &[], "").status, 404);
+        assert_eq!(api.document(), Some(json!({"keep": 1})));
+    }
+}
