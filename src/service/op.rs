@@ -10,11 +10,10 @@ use super::problem::{Problem, too_deep};
 use super::{ACCEPT_PATCH, ALLOW, Config, Host, Request};
 use crate::core::document::{self, Placed};
 use crate::core::json::JsonError;
-use crate::core::patch;
+use crate::core::patch::{self, Bounds};
 use crate::core::{Pointer, PointerBuf, json, path, push_id};
 use crate::layout::{OpError, Payload, Posted, Txn};
 use crate::store::Store;
-use json_patch::PatchOperation;
 use serde_json::Value;
 
 /// One parsed request.
@@ -29,10 +28,10 @@ pub enum Op {
     Put(PointerBuf, Payload),
     /// `POST`: add the value to the array or object at the pointer.
     Post(PointerBuf, Value),
-    /// `PATCH` with a JSON Merge Patch.
-    MergePatch(PointerBuf, Value),
-    /// `PATCH` with a JSON Patch.
-    JsonPatch(PointerBuf, Vec<PatchOperation>),
+    /// `PATCH` with a JSON Merge Patch, and what it may build.
+    MergePatch(PointerBuf, patch::MergePatch),
+    /// `PATCH` with a JSON Patch, and what it may build.
+    JsonPatch(PointerBuf, patch::JsonPatch),
     /// `DELETE`: remove the value at the pointer.
     Delete(PointerBuf),
 }
@@ -84,6 +83,7 @@ impl Op {
             syntax => syntax.into(),
         };
         let body = || json::parse(&request.body, room).map_err(in_room);
+        let bounds = Bounds { depth_max: config.depth_max, bytes_max: config.patch_bytes_max };
         Ok(match method {
             "GET" | "HEAD" => Op::Get(pointer),
             "DELETE" => Op::Delete(pointer),
@@ -100,10 +100,14 @@ impl Op {
                 if method == "PUT" { Op::Put(pointer, Payload::Value(value)) } else { Op::Post(pointer, value) }
             }
             _ => match media_type.as_deref() {
-                Some("application/merge-patch+json" | "application/json") => Op::MergePatch(pointer, body()?),
+                Some("application/merge-patch+json" | "application/json") => {
+                    Op::MergePatch(pointer, patch::MergePatch { value: body()?, bounds })
+                }
                 Some("application/json-patch+json") => {
+                    // Each operation's value is checked where it goes, as the patch is applied.
                     json::validate(&request.body, config.depth_max)?;
-                    Op::JsonPatch(pointer, patch::parse_json_patch(&request.body)?)
+                    let operations_max = config.patch_operations_max;
+                    Op::JsonPatch(pointer, patch::parse_json_patch(&request.body, operations_max, bounds)?)
                 }
                 other => {
                     return Err(

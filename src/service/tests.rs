@@ -784,6 +784,7 @@ fn a_post_to_a_big_array_reads_its_path_only() {
     let (get, ..) = send("GET", "/list/50000/id", String::new());
     assert_eq!(json_body(&get), json!(50000));
 }
+
 /// Sends a request with a body of any bytes, JSON or not.
 fn send_bytes(api: &Api, method: &str, target: &str, content_type: &str, body: Vec<u8>) -> Response {
     let headers = vec![("content-type".to_owned(), content_type.to_owned())];
@@ -865,5 +866,71 @@ fn a_long_path_is_too_deep_for_every_write() {
         api.send("DELETE", &at(1), &[], "");
         assert_eq!(api.send("DELETE", &at(10_000), &[], "").status, 404);
         assert_eq!(api.document(), Some(json!({"keep": 1})));
+    }
+}
+
+/// Bug: 40 `copy` operations that each copy `/a` into itself doubled it 40 times (a 2 KB
+/// patch; 500 after seconds, with 4.2 GB of memory). The patch stops, before it copies, at the
+/// operation that would take the value past `patch_bytes_max`; one with more operations than
+/// `patch_operations_max` is refused before any is parsed.
+#[test]
+fn a_patch_may_not_build_more_than_its_bounds() {
+    let json_patch = [("content-type", "application/json-patch+json")];
+    let copies: Vec<Value> = (0..40).map(|i| json!({"op": "copy", "from": "/a", "path": format!("/a/c{i}")})).collect();
+    let copies = Value::Array(copies).to_string();
+    assert!(copies.len() < 2_100);
+    for mut api in Api::all() {
+        api.config.patch_bytes_max = 1 << 20;
+        api.check("PUT", "/", r#"{"a": {"b": 1}, "z": 2}"#, 201, None);
+        let refused =
+            problem(&api.send("PATCH", "/", &json_patch, &copies), 413, "urn:jsonstore:problem:patch-too-large");
+        let operation = refused["operation"].as_u64().unwrap();
+        assert!((14..20).contains(&operation), "{refused}");
+        assert_eq!(refused["pointer"], format!("/a/c{operation}"));
+        assert_eq!(refused["limit"], 1 << 20);
+        assert_eq!(api.document(), Some(json!({"a": {"b": 1}, "z": 2})));
+
+        // A target already larger than the bound is not read past it, by either kind of patch.
+        api.config.patch_bytes_max = 64;
+        let merge = [("content-type", "application/merge-patch+json")];
+        api.check("PUT", "/big", &json!((0..40).collect::<Vec<_>>()).to_string(), 201, None);
+        let big = problem(&api.send("PATCH", "/big", &json_patch, "[]"), 413, "urn:jsonstore:problem:patch-too-large");
+        assert_eq!(
+            (big["pointer"].clone(), big["limit"].clone(), big.get("operation")),
+            (json!("/big"), json!(64), None)
+        );
+        let whole =
+            problem(&api.send("PATCH", "/", &merge, r#"{"z": 3}"#), 413, "urn:jsonstore:problem:patch-too-large");
+        assert_eq!(whole["pointer"], "");
+        api.check("PATCH", "/a", r#"{"z": 3}"#, 200, Some(json!({"b": 1, "z": 3})));
+        api.config.patch_bytes_max = Config::default().patch_bytes_max;
+
+        let tests: Vec<Value> = (0..50_000).map(|_| json!({"op": "test", "path": "/z", "value": 2})).collect();
+        let refused = api.send("PATCH", "/", &json_patch, &Value::Array(tests).to_string());
+        assert_eq!(problem(&refused, 413, "urn:jsonstore:problem:too-many-operations")["limit"], 1000);
+        let allowed: Vec<Value> = (0..1000).map(|_| json!({"op": "test", "path": "/z", "value": 2})).collect();
+        assert_eq!(api.send("PATCH", "/", &json_patch, &Value::Array(allowed).to_string()).status, 200);
+    }
+}
+
+/// A copy nests the copied value below its path, so copying a value into itself nests it one
+/// deeper each time: the patch stops at the operation that would pass the depth limit, and a
+/// move into the value's own child is refused as RFC 6902 says.
+#[test]
+fn a_patch_may_not_nest_deeper_than_the_limit() {
+    let json_patch = [("content-type", "application/json-patch+json")];
+    for api in Api::all() {
+        api.check("PUT", "/", r#"{"a": {}}"#, 201, None);
+        let copies: Vec<Value> = (0..100).map(|_| json!({"op": "copy", "from": "/a", "path": "/a/x"})).collect();
+        let refused = api.send("PATCH", "/", &json_patch, &Value::Array(copies).to_string());
+        let refused = problem(&refused, 400, "urn:jsonstore:problem:too-deep");
+        // `/a/x` is 2 levels down; the copy of `/a` nests n + 1 deep before operation n.
+        assert_eq!((refused["operation"].clone(), refused["pointer"].clone()), (json!(62), json!("/a/x")));
+        let moved = api.send("PATCH", "/", &json_patch, r#"[{"op": "move", "from": "/a", "path": "/a/x"}]"#);
+        problem(&moved, 409, "urn:jsonstore:problem:patch-failed");
+        assert_eq!(api.document(), Some(json!({"a": {}})));
+        let copied = api.send("PATCH", "/", &json_patch, r#"[{"op": "copy", "from": "/a", "path": "/a/x"}]"#);
+        assert_eq!(copied.status, 200);
+        assert_eq!(api.document(), Some(json!({"a": {"x": {}}})));
     }
 }
