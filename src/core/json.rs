@@ -1,9 +1,13 @@
-//! Parsing client JSON with a bound on nesting.
+//! Parsing client JSON with a bound on nesting, and one check for every body.
 //!
 //! The nesting depth is checked by a byte scan before `serde_json` sees the input, so a
 //! hostile body is rejected in linear time, and input known to be shallow enough is parsed
 //! without `serde_json`'s own recursion limit (which stops at 127 levels). Whether input is
 //! too deep is decided by the scan alone, never read from the wording of a `serde_json` error.
+//!
+//! A big body is stored as it is parsed, so it must be known to be good before the first
+//! record is written; [`validate`] decides that without building it, and [`parse`] calls
+//! it too, so a body is accepted or refused alike whichever way it is then read.
 
 use crate::core::{Pointer, Token};
 use jsonptr::index::Index;
@@ -12,6 +16,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::Value;
 use serde_json::de::{SliceRead, StrRead};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::fmt;
 
 /// The deepest nesting a document may have.
@@ -36,18 +41,119 @@ pub enum JsonError {
     },
 }
 
-/// Parses `bytes` as one JSON value nested at most `depth_max` arrays or objects deep.
+/// Parses `bytes` as one JSON value nested at most `depth_max` arrays or objects deep, once
+/// [`validate`] accepts them: what is parsed and what is stored as it is parsed pass one check.
 pub fn parse(bytes: &[u8], depth_max: usize) -> Result<Value, JsonError> {
-    let mut deserializer = bounded(bytes, depth_max.min(DEPTH_MAX_LIMIT))?;
-    serde::Deserialize::deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|error| syntax(&error))
+    validate(bytes, depth_max)?;
+    Value::deserialize(&mut unbounded(bytes)).map_err(|error| syntax(&error))
 }
 
-/// Checks that `bytes` is one JSON value nested at most `depth_max` deep, without building it.
+/// Checks that `bytes` is one JSON value nested at most `depth_max` deep, without building it:
+/// every string and member name is decoded, so a lone surrogate (`"\ud800"`) or bytes that are
+/// not UTF-8 are errors, as they are when the value is built; and no object names a member
+/// twice, since which of the two would count is anybody's guess (RFC 8259, section 4).
 pub fn validate(bytes: &[u8], depth_max: usize) -> Result<(), JsonError> {
     let mut deserializer = bounded(bytes, depth_max.min(DEPTH_MAX_LIMIT))?;
-    IgnoredAny::deserialize(&mut deserializer).and_then(|_| deserializer.end()).map_err(|error| syntax(&error))
+    Checked.deserialize(&mut deserializer).and_then(|()| deserializer.end()).map_err(|error| syntax(&error))
+}
+
+/// The member name under which `serde_json` (with its `arbitrary_precision` feature) hands a
+/// number to a visitor: a map with one member, the number's text.
+pub const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// One value, checked as [`validate`] says, without building it.
+struct Checked;
+
+impl<'de> DeserializeSeed<'de> for Checked {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Checked)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut names = Vec::new();
+        while let Some(name) = map.next_key_seed(Name)? {
+            if names.is_empty() && name == NUMBER_TOKEN {
+                // A number, checked as `Value` reads it (and as an object that starts with
+                // this name is read too: the same way, whichever path the body takes).
+                let text = map.next_value_seed(Name)?;
+                text.parse::<serde_json::Number>().map_err(de::Error::custom)?;
+                return Ok(());
+            }
+            map.next_value_seed(Checked)?;
+            names.push(name);
+        }
+        names.sort_unstable();
+        match names.windows(2).find(|pair| pair[0] == pair[1]) {
+            Some(pair) => Err(de::Error::custom(format_args!("the member name {:?} appears twice", pair[0]))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A string, borrowed from the input when it has no escapes.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(text))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(text.to_owned()))
+    }
 }
 
 /// A deserializer for `bytes` once a scan has shown they nest at most `depth_max` deep, or
@@ -248,6 +354,40 @@ mod tests {
         let mut deserializer = bounded(record.as_bytes(), DEPTH_MAX_LIMIT + 4).unwrap();
         assert!(IgnoredAny::deserialize(&mut deserializer).is_ok(), "a record may be deeper than a document");
         assert!(matches!(bounded(record.as_bytes(), DEPTH_MAX_LIMIT + 3), Err(JsonError::TooDeep { depth_max: 131 })));
+    }
+
+    /// What building a value refuses, checking it without building refuses too: the streamed
+    /// path stores what `validate` accepts.
+    #[test]
+    fn validate_refuses_what_parse_refuses() {
+        let bad: [&[u8]; 9] = [
+            br#""\ud800""#,
+            br#"["a", "\udc00x"]"#,
+            br#"{"\ud83d": 1}"#,
+            b"\"caf\xe9\"",
+            b"{\"\xff\": 1}",
+            b"\xef\xbb\xbf1",
+            br#"{"$serde_json::private::Number": "one"}"#,
+            br#"{"$serde_json::private::Number": "1", "b": 2}"#,
+            br#"[1, 2"#,
+        ];
+        for body in bad {
+            let shown = String::from_utf8_lossy(body);
+            assert!(matches!(validate(body, 8), Err(JsonError::Syntax { .. })), "{shown}");
+            assert!(matches!(parse(body, 8), Err(JsonError::Syntax { .. })), "{shown}");
+        }
+        assert_eq!(parse(br#""\ud83d\ude00""#, 8), Ok(Value::String("\u{1F600}".into())));
+        assert_eq!(parse(br#"{"a\u0000b": "\u0000"}"#, 8).unwrap()["a\u{0}b"], "\u{0}");
+    }
+
+    #[test]
+    fn a_member_named_twice_is_refused() {
+        for body in [r#"{"a": 1, "a": 2}"#, r#"{"a": 1, "b": 2, "a": 1}"#, r#"[{"x": {"a": 1, "\u0061": 2}}]"#] {
+            let Err(JsonError::Syntax { message, .. }) = parse(body.as_bytes(), 8) else { panic!("{body} parsed") };
+            assert!(message.contains(r#""a" appears twice"#), "{message}");
+            assert!(validate(body.as_bytes(), 8).is_err(), "{body}");
+        }
+        assert!(parse(br#"{"a": {"a": 1}, "b": {"a": 2}}"#, 8).is_ok(), "the same name in different objects");
     }
 
     #[test]

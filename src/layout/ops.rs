@@ -11,11 +11,10 @@ use super::build::Edit;
 use super::snapshot::{Walk, prefix, rest};
 use super::txn::Txn;
 use crate::core::document::{self, Conflict, Placed};
-use crate::core::patch::{self, PatchError};
+use crate::core::patch::{self, JsonPatch, MergePatch, PatchError};
 use crate::core::record::{Child, Kind, NodeRef};
 use crate::core::{Pointer, PointerBuf, Token};
 use crate::store::Store;
-use json_patch::PatchOperation;
 use jsonptr::index::Index;
 use serde_json::{Map, Value};
 
@@ -253,28 +252,44 @@ impl<S: Store> Txn<'_, S> {
         Ok(self.set_member(walk, node, edit)?)
     }
 
-    /// Applies a JSON Merge Patch at `pointer`, like [`patch::apply_merge_patch`].
+    /// Applies a JSON Merge Patch at `pointer`, like [`patch::apply_merge_patch`], if the
+    /// value there and the patch together hold no more JSON than the patch's bounds allow.
     /// Returns what happened and where the value now is.
-    pub fn merge_patch(&mut self, pointer: &Pointer, merge_patch: &Value) -> Result<(Placed, PointerBuf), OpError> {
+    pub fn merge_patch(
+        &mut self,
+        pointer: &Pointer,
+        merge_patch: &MergePatch,
+    ) -> Result<(Placed, PointerBuf), OpError> {
+        let bytes_max = merge_patch.bounds.bytes_max;
+        let too_large =
+            |at: &Pointer| OpError::Patch(PatchError::TooLarge { operation: None, pointer: at.to_buf(), bytes_max });
         let walk = self.walk(pointer, pointer.count())?;
         if walk.collection().is_some() && walk.depth() < pointer.count() {
+            if !merge_patch.fits(None) {
+                return Err(too_large(pointer));
+            }
             let mut value = Value::Null;
-            json_patch::merge(&mut value, merge_patch);
+            json_patch::merge(&mut value, &merge_patch.value);
             return self.put(pointer, value);
         }
-        self.in_value(walk, pointer, |doc, rest| {
-            patch::apply_merge_patch(doc, rest, merge_patch).map_err(OpError::Conflict)
+        self.in_value_within(walk, pointer, bytes_max, |doc, rest| {
+            if !merge_patch.fits(document::get(doc.as_ref(), rest)) {
+                return Err(too_large(rest));
+            }
+            patch::apply_merge_patch(doc, rest, &merge_patch.value).map_err(OpError::Conflict)
         })
     }
 
-    /// Applies a JSON Patch at `pointer`, like [`patch::apply_json_patch`].
-    pub fn json_patch(&mut self, pointer: &Pointer, operations: &[PatchOperation]) -> Result<(), OpError> {
+    /// Applies a JSON Patch at `pointer`, like [`patch::apply_json_patch`], within its bounds:
+    /// the target is read only if it is within them.
+    pub fn json_patch(&mut self, pointer: &Pointer, json_patch: &JsonPatch) -> Result<(), OpError> {
         let walk = self.walk(pointer, pointer.count())?;
         if walk.collection().is_some() && walk.depth() < pointer.count() {
             return Err(OpError::NotFound);
         }
-        self.in_value(walk, pointer, |doc, rest| {
-            patch::apply_json_patch(doc, rest, operations).map_err(|error| match error {
+        self.in_value_within(walk, pointer, json_patch.bounds.bytes_max, |doc, rest| {
+            let above = pointer.count() - rest.count();
+            patch::apply_json_patch(doc, above, rest, json_patch).map_err(|error| match error {
                 PatchError::NotFound => OpError::NotFound,
                 other => OpError::Patch(other),
             })
@@ -289,9 +304,31 @@ impl<S: Store> Txn<'_, S> {
         pointer: &Pointer,
         operation: impl FnOnce(&mut Option<Value>, &Pointer) -> Result<T, OpError>,
     ) -> Result<T, OpError> {
+        self.in_value_within(walk, pointer, usize::MAX, operation)
+    }
+
+    /// [`Txn::in_value`], if the value the walk reached is inline (in memory already) or at
+    /// most `bytes_max` bytes of JSON; a larger stored one is read no further than that, and
+    /// the answer is [`PatchError::TooLarge`].
+    fn in_value_within<T: Relocate>(
+        &mut self,
+        walk: Walk,
+        pointer: &Pointer,
+        bytes_max: usize,
+        operation: impl FnOnce(&mut Option<Value>, &Pointer) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
         let depth = walk.depth();
-        let mut doc = walk.reached.as_ref().map(|child| self.value_of(child)).transpose()?;
         let base = prefix(pointer, depth);
+        let mut doc = match &walk.reached {
+            None => None,
+            Some(child) => match self.value_within(child, bytes_max)? {
+                Some(value) => Some(value),
+                None => {
+                    let pointer = base;
+                    return Err(OpError::Patch(PatchError::TooLarge { operation: None, pointer, bytes_max }));
+                }
+            },
+        };
         let outcome = operation(&mut doc, &rest(pointer, depth)).map_err(|error| error.relocate(&base))?;
         self.retire_child(walk.reached.clone());
         match doc {
@@ -303,6 +340,26 @@ impl<S: Store> Txn<'_, S> {
             None => self.remove_reached(walk)?,
         }
         Ok(outcome.relocate(&base))
+    }
+
+    /// The value a child stands for, read whole; `None` if it is stored and its JSON is longer
+    /// than `bytes_max`, which it is streamed out as text to find out, no further than that.
+    fn value_within(&self, child: &Child, bytes_max: usize) -> Result<Option<Value>, Error> {
+        if bytes_max == usize::MAX || matches!(child, Child::Inline(_)) {
+            return self.value_of(child).map(Some);
+        }
+        let mut text = Capped { bytes: Vec::new(), max: bytes_max, over: false };
+        if let Err(error) = self.write_json(child, &mut text) {
+            if text.over {
+                return Ok(None);
+            }
+            let inner = error.get_ref().and_then(|inner| inner.downcast_ref::<Error>()).cloned();
+            return Err(inner.unwrap_or_else(|| Error::Corrupt(format!("the stored value cannot be read: {error}"))));
+        }
+        // Written from records, which hold values nested no deeper than a document may.
+        serde::Deserialize::deserialize(&mut crate::core::json::unbounded(&text.bytes))
+            .map(Some)
+            .map_err(|error| Error::Corrupt(format!("the stored value is not valid JSON: {error}")))
     }
 
     /// Applies `edit` to the collection the walk reached and writes the path back.
@@ -342,6 +399,28 @@ impl<S: Store> Txn<'_, S> {
     }
 }
 
+/// A buffer that takes at most `max` bytes, then fails and says so.
+struct Capped {
+    bytes: Vec<u8>,
+    max: usize,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + bytes.len() > self.max {
+            self.over = true;
+            return Err(std::io::Error::other("longer than the limit"));
+        }
+        self.bytes.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Results and errors that hold pointers relative to where an operation ran.
 trait Relocate {
     fn relocate(self, base: &Pointer) -> Self;
@@ -375,6 +454,12 @@ impl Relocate for OpError {
             OpError::Conflict(conflict) => OpError::Conflict(Conflict { at: base.concat(&conflict.at), ..conflict }),
             OpError::Patch(PatchError::Failed { operation, pointer, reason }) => {
                 OpError::Patch(PatchError::Failed { operation, pointer: base.concat(&pointer), reason })
+            }
+            OpError::Patch(PatchError::TooLarge { operation, pointer, bytes_max }) => {
+                OpError::Patch(PatchError::TooLarge { operation, pointer: base.concat(&pointer), bytes_max })
+            }
+            OpError::Patch(PatchError::TooDeep { operation, pointer, depth_max }) => {
+                OpError::Patch(PatchError::TooDeep { operation, pointer: base.concat(&pointer), depth_max })
             }
             other => other,
         }

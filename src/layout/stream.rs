@@ -10,6 +10,7 @@
 use super::Error;
 use super::build::cut_after;
 use super::txn::Txn;
+use crate::core::json::NUMBER_TOKEN;
 use crate::core::record::{self as node, Child, Kind, NodeRef, Page, PageRef, TAG_SCALAR};
 use crate::store::Store;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -19,8 +20,9 @@ use std::fmt;
 impl<S: Store> Txn<'_, S> {
     /// Stores the JSON text `json`, returning how its parent refers to it.
     ///
-    /// `json` must already be known to be valid JSON, nested no deeper than a document may
-    /// be; a layout failure comes back as itself.
+    /// `json` must already have passed [`crate::core::json::validate`], nested no deeper than
+    /// a document may be: what it refuses is refused before anything is written, so a parse
+    /// error here is a broken invariant. A layout failure comes back as itself.
     pub(super) fn store_json(&mut self, json: &[u8]) -> Result<Child, Error> {
         let mut failure = None;
         let mut deserializer = crate::core::json::unbounded(json);
@@ -32,10 +34,6 @@ impl<S: Store> Txn<'_, S> {
         Ok(child)
     }
 }
-
-/// The member name under which `serde_json` (with its `arbitrary_precision` feature) hands a
-/// number to a visitor: a map with one member, the number's text.
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// Parses one value and stores it; returns the child and, when inline, its JSON length.
 struct Seed<'a, 's, S: Store> {
@@ -138,7 +136,8 @@ impl<'de, S: Store> Visitor<'de> for Seed<'_, '_, S> {
             let (child, len) = map.next_value_seed(self.nested())?;
             members.push((name, child, len));
         }
-        // Sorted by name; of duplicate names the last one counts, as in `serde_json::Value`.
+        // Sorted by name. The body was checked to name each member once; were a name there
+        // twice, the last would count, as in `serde_json::Value`.
         members.reverse();
         members.sort_by(|a, b| a.0.cmp(&b.0));
         members.dedup_by(|later, earlier| later.0 == earlier.0);

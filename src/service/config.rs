@@ -12,9 +12,11 @@ use crate::layout::LayoutConfig;
 ///
 /// Spin takes them from `spin.toml`'s variables; under `wasmtime serve` variable `name` is the
 /// environment variable `JSONSTORE_NAME` (in upper case).
-pub const VARIABLES: [(&str, &str); 13] = [
+pub const VARIABLES: [(&str, &str); 15] = [
     ("body_bytes_max", "16777216"),
     ("depth_max", "64"),
+    ("patch_operations_max", "1000"),
+    ("patch_bytes_max", "16777216"),
     ("chunk_bytes_max", "1048576"),
     ("keys_max", "0"),
     ("cors_allow_origin", "*"),
@@ -39,6 +41,13 @@ pub struct Config {
     /// The deepest nesting of arrays and objects in the document (`depth_max`, default 64, at
     /// most 128).
     pub depth_max: usize,
+    /// The most operations one JSON Patch may have (`patch_operations_max`, default 1,000).
+    pub patch_operations_max: usize,
+    /// The most JSON a `PATCH` may hold in memory (`patch_bytes_max`, default 16 MiB): its
+    /// target as it was, read whole, plus everything the patch adds or copies, in bytes. It is
+    /// checked before the target is read past it and before each operation, so a patch that
+    /// would build more is refused before it is built.
+    pub patch_bytes_max: usize,
     /// How the document is split into stored values: its chunk size, the longest value stored,
     /// is `chunk_bytes_max` (default 1 MiB, at least 4 KiB), and its key budget, the most keys
     /// the store may hold, is `keys_max` (default 0: no budget).
@@ -55,6 +64,8 @@ impl Default for Config {
         Config {
             body_bytes_max: 16 * 1024 * 1024,
             depth_max: 64,
+            patch_operations_max: 1000,
+            patch_bytes_max: 16 * 1024 * 1024,
             layout: LayoutConfig::default(),
             cors_allow_origin: "*".into(),
             access: Policy::default(),
@@ -84,6 +95,8 @@ impl Config {
         };
         config.body_bytes_max = number("body_bytes_max", config.body_bytes_max, 1, usize::MAX)?;
         config.depth_max = number("depth_max", config.depth_max, 1, DEPTH_MAX_LIMIT)?;
+        config.patch_operations_max = number("patch_operations_max", config.patch_operations_max, 1, usize::MAX)?;
+        config.patch_bytes_max = number("patch_bytes_max", config.patch_bytes_max, 1, usize::MAX)?;
         let chunk = number("chunk_bytes_max", config.layout.chunk_bytes_max, 4096, 1 << 30)?;
         let keys = number("keys_max", 0, 0, usize::MAX)?;
         config.layout = LayoutConfig { keys_max: keys, ..LayoutConfig::for_chunk(chunk) };
@@ -130,6 +143,11 @@ mod tests {
     fn reads_variables() {
         let config = Config::from_lookup(only("depth_max", "8")).unwrap();
         assert_eq!(config, Config { depth_max: 8, ..Config::default() });
+        let config = Config::from_lookup(only("patch_operations_max", "10")).unwrap();
+        assert_eq!(config, Config { patch_operations_max: 10, ..Config::default() });
+        let config = Config::from_lookup(only("patch_bytes_max", "4096")).unwrap();
+        assert_eq!(config, Config { patch_bytes_max: 4096, ..Config::default() });
+        assert!(Config::from_lookup(only("patch_operations_max", "0")).unwrap_err().contains("patch_operations_max"));
         let config = Config::from_lookup(only("keys_max", "1000")).unwrap();
         assert_eq!(config.layout.keys_max, 1000);
         assert!(Config::from_lookup(|_| Ok(Some("lots".into()))).is_err());

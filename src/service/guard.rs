@@ -67,10 +67,10 @@ pub fn needs(op: &Op) -> Vec<(Access, PointerBuf)> {
         Op::Put(pointer, _) | Op::MergePatch(pointer, _) | Op::Delete(pointer) => vec![at(Access::Write, pointer)],
         // The new member's name is not drawn yet: `-` stands for it, as a `$name` rule would.
         Op::Post(pointer, _) => vec![(Access::Write, pointer.with_trailing_token(crate::core::Token::new("-")))],
-        Op::JsonPatch(pointer, operations) => {
+        Op::JsonPatch(pointer, patch) => {
             let within = |relative: &Pointer| pointer.concat(relative);
             let mut needs = Vec::new();
-            for operation in operations {
+            for operation in &patch.operations {
                 match operation {
                     PatchOperation::Add(op) => needs.push((Access::Write, within(&op.path))),
                     PatchOperation::Remove(op) => needs.push((Access::Write, within(&op.path))),

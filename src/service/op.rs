@@ -9,11 +9,11 @@ use super::conditions::Conditions;
 use super::problem::{Problem, too_deep};
 use super::{ACCEPT_PATCH, ALLOW, Config, Host, Request};
 use crate::core::document::{self, Placed};
-use crate::core::patch;
+use crate::core::json::JsonError;
+use crate::core::patch::{self, Bounds};
 use crate::core::{Pointer, PointerBuf, json, path, push_id};
 use crate::layout::{OpError, Payload, Posted, Txn};
 use crate::store::Store;
-use json_patch::PatchOperation;
 use serde_json::Value;
 
 /// One parsed request.
@@ -28,10 +28,10 @@ pub enum Op {
     Put(PointerBuf, Payload),
     /// `POST`: add the value to the array or object at the pointer.
     Post(PointerBuf, Value),
-    /// `PATCH` with a JSON Merge Patch.
-    MergePatch(PointerBuf, Value),
-    /// `PATCH` with a JSON Patch.
-    JsonPatch(PointerBuf, Vec<PatchOperation>),
+    /// `PATCH` with a JSON Merge Patch, and what it may build.
+    MergePatch(PointerBuf, patch::MergePatch),
+    /// `PATCH` with a JSON Patch, and what it may build.
+    JsonPatch(PointerBuf, patch::JsonPatch),
     /// `DELETE`: remove the value at the pointer.
     Delete(PointerBuf),
 }
@@ -39,6 +39,11 @@ pub enum Op {
 impl Op {
     /// Parses a request, checking its method, path, media type, size and nesting. A big `PUT`
     /// body is taken out of the request rather than copied.
+    ///
+    /// A write's pointer counts towards the depth limit before its body is read: a value put
+    /// at a path of 200 tokens nests the document 200 deep, however flat the value is. A body
+    /// that is stored as it is parsed passes the very check a parsed one does, so nothing
+    /// reaches the store that a small body would not.
     pub fn parse(request: &mut Request, config: &Config) -> Result<Op, Problem> {
         let method = request.method.as_str();
         if !ALLOW.split(", ").any(|allowed| allowed == method) {
@@ -62,7 +67,23 @@ impl Op {
             let essence = value.split(';').next().unwrap_or_default();
             essence.trim().to_ascii_lowercase()
         });
-        let body = || json::parse(&request.body, config.depth_max);
+        // How deep the written value sits: below the pointer's tokens, and for POST below the
+        // member it adds. Deletes make nothing deeper, and must still reach what a lower limit
+        // left too deep.
+        let levels = pointer.count() + usize::from(method == "POST");
+        let writes = matches!(method, "PUT" | "POST" | "PATCH");
+        if writes && levels > config.depth_max {
+            return Err(too_deep(config.depth_max));
+        }
+        let room = config.depth_max.saturating_sub(levels);
+        // The body may nest only as deep as the room left below the pointer; the problem names
+        // the limit as configured.
+        let in_room = |error: JsonError| match error {
+            JsonError::TooDeep { .. } => too_deep(config.depth_max),
+            syntax => syntax.into(),
+        };
+        let body = || json::parse(&request.body, room).map_err(in_room);
+        let bounds = Bounds { depth_max: config.depth_max, bytes_max: config.patch_bytes_max };
         Ok(match method {
             "GET" | "HEAD" => Op::Get(pointer),
             "DELETE" => Op::Delete(pointer),
@@ -71,22 +92,22 @@ impl Op {
                     return Err(unsupported_media_type(method, media_type.as_deref(), "application/json"));
                 }
                 if method == "PUT" && request.body.len() > STREAM_BYTES_MIN {
-                    json::validate(&request.body, config.depth_max.saturating_sub(pointer.count()))?;
+                    json::validate(&request.body, room).map_err(in_room)?;
                     let body = std::mem::take(&mut request.body);
                     return Ok(Op::Put(pointer, Payload::Json(std::rc::Rc::new(body))));
                 }
                 let value = body()?;
-                let created_levels = usize::from(method == "POST");
-                if pointer.count() + created_levels + document::depth(&value) > config.depth_max {
-                    return Err(too_deep(config.depth_max));
-                }
                 if method == "PUT" { Op::Put(pointer, Payload::Value(value)) } else { Op::Post(pointer, value) }
             }
             _ => match media_type.as_deref() {
-                Some("application/merge-patch+json" | "application/json") => Op::MergePatch(pointer, body()?),
+                Some("application/merge-patch+json" | "application/json") => {
+                    Op::MergePatch(pointer, patch::MergePatch { value: body()?, bounds })
+                }
                 Some("application/json-patch+json") => {
+                    // Each operation's value is checked where it goes, as the patch is applied.
                     json::validate(&request.body, config.depth_max)?;
-                    Op::JsonPatch(pointer, patch::parse_json_patch(&request.body)?)
+                    let operations_max = config.patch_operations_max;
+                    Op::JsonPatch(pointer, patch::parse_json_patch(&request.body, operations_max, bounds)?)
                 }
                 other => {
                     return Err(

@@ -170,6 +170,35 @@ impl From<PatchError> for Problem {
             .with("operation", operation)
             .at(&pointer),
             PatchError::NotFound => Problem::new(404, "not-found", "Not Found", "the patch target does not exist"),
+            PatchError::TooManyOperations { operations_max } => Problem::new(
+                413,
+                "too-many-operations",
+                "Too Many Operations",
+                format!(
+                    "a JSON Patch may have at most {operations_max} operations (configuration variable patch_operations_max); nothing was written"
+                ),
+            )
+            .with("limit", operations_max),
+            PatchError::TooLarge { operation, pointer, bytes_max } => {
+                let limit = format!("{bytes_max} bytes of JSON (configuration variable patch_bytes_max)");
+                let detail = match operation {
+                    Some(index) => format!(
+                        "operation {index} would take the patched value past {limit}, counting all the patch adds or copies, at {pointer}; nothing was written"
+                    ),
+                    None => format!(
+                        "the value at {} with the patch would hold more than {limit}; patch a smaller part of it; nothing was written",
+                        path::render(&pointer)
+                    ),
+                };
+                let problem = Problem::new(413, "patch-too-large", "Patch Too Large", detail).with("limit", bytes_max);
+                match operation {
+                    Some(index) => problem.with("operation", index).at(&pointer),
+                    None => problem.at(&pointer),
+                }
+            }
+            PatchError::TooDeep { operation, pointer, depth_max } => {
+                too_deep(depth_max).with("operation", operation).at(&pointer)
+            }
         }
     }
 }

@@ -960,3 +960,153 @@ fn users_tokens_meet_the_rules() {
     let no_rules = Config::from_lookup(|name| Ok((name == "jwt_secret").then(|| SECRET.to_owned())));
     assert!(no_rules.unwrap_err().contains("rules"), "JWT keys without rules grant nothing: a misconfiguration");
 }
+
+/// Sends a request with a body of any bytes, JSON or not.
+fn send_bytes(api: &Api, method: &str, target: &str, content_type: &str, body: Vec<u8>) -> Response {
+    let headers = vec![("content-type".to_owned(), content_type.to_owned())];
+    let request = Request { method: method.into(), target: target.into(), headers, body };
+    handle(&api.store, &api.config, &api.host, &request)
+}
+
+/// Asserts that a response is the problem `kind` with `status`, and returns its body.
+#[track_caller]
+fn problem(response: &Response, status: u16, kind: &str) -> Value {
+    let shown: String = String::from_utf8_lossy(&response.body).chars().take(300).collect();
+    assert_eq!(response.status, status, "{shown}");
+    let body = json_body(response);
+    assert_eq!(body["type"].as_str(), Some(kind), "{shown}");
+    body
+}
+
+/// Bug: a `PUT` body over 64 KiB, which is stored as it is parsed, with a lone surrogate or
+/// bytes that are not UTF-8 in a string or a member name, was answered 500 `corrupt-document`
+/// where a smaller one is 400 `bad-json`. Both sizes are refused alike, before anything is
+/// written; so is a member named twice.
+#[test]
+fn a_streamed_body_is_checked_as_a_parsed_one_is() {
+    let bad: [&[u8]; 7] = [
+        br#""\ud800""#,
+        br#""\udc00 and more""#,
+        b"\"caf\xe9\"",
+        b"\"\xed\xa0\x80\"",
+        br#"{"\ud800": 1}"#,
+        b"{\"\xff\": 1}",
+        br#"{"same": 1, "same": 2}"#,
+    ];
+    for api in Api::all() {
+        api.check("PUT", "/", r#"{"keep": [1, 2]}"#, 201, None);
+        let keys = api.store.keys().unwrap().len();
+        for value in bad {
+            let padding = "x".repeat(super::op::STREAM_BYTES_MIN);
+            for body in [value.to_vec(), [br#"{"pad": ""#, padding.as_bytes(), br#"", "bad": "#, value, b"}"].concat()]
+            {
+                let response = send_bytes(&api, "PUT", "/a", "application/json", body);
+                problem(&response, 400, "urn:jsonstore:problem:bad-json");
+            }
+        }
+        assert_eq!(api.document(), Some(json!({"keep": [1, 2]})));
+        assert_eq!(api.store.keys().unwrap().len(), keys, "records were written");
+    }
+}
+
+/// Bug: on the streamed path the pointer's depth was taken off the limit, and a scalar body
+/// nests nothing, so a 70 KB string `PUT` at a 200-token path stored a document 200 deep (past
+/// the hard cap of 128), and at 10,000 tokens the component trapped. Every write's pointer
+/// counts, whatever the body; the merge patch at 3,000 tokens trapped likewise, its depth
+/// checked only after the value was built.
+#[test]
+fn a_long_path_is_too_deep_for_every_write() {
+    let string = format!("\"{}\"", "x".repeat(70_000));
+    let at = |tokens: usize| "/k".repeat(tokens);
+    for api in Api::all() {
+        api.check("PUT", "/", r#"{"keep": 1}"#, 201, None);
+        let merge = [("content-type", "application/merge-patch+json")];
+        let json_patch = [("content-type", "application/json-patch+json")];
+        for tokens in [65, 200, 3_000, 10_000] {
+            let too_deep = "urn:jsonstore:problem:too-deep";
+            let target = at(tokens);
+            let big = api.send("PUT", &target, &[("content-type", "application/json")], &string);
+            assert_eq!(problem(&big, 400, too_deep)["limit"], 64);
+            problem(&api.send("PUT", &target, &[("content-type", "application/json")], "1"), 400, too_deep);
+            problem(&api.send("POST", &target, &[("content-type", "application/json")], "1"), 400, too_deep);
+            problem(&api.send("PATCH", &target, &merge, r#"{"a": 1}"#), 400, too_deep);
+            problem(&api.send("PATCH", &target, &json_patch, "[]"), 400, too_deep);
+        }
+        // At the limit, a scalar fits and anything nested does not, streamed or not.
+        problem(&api.send("PUT", &at(64), &[], &format!("[{string}]")), 400, "urn:jsonstore:problem:too-deep");
+        problem(&api.send("POST", &at(64), &[], "1"), 400, "urn:jsonstore:problem:too-deep");
+        problem(&api.send("PATCH", &at(64), &merge, r#"{"a": 1}"#), 400, "urn:jsonstore:problem:too-deep");
+        assert_eq!(api.document(), Some(json!({"keep": 1})));
+        api.check("PUT", &at(64), &string, 201, None);
+        api.check("PATCH", &at(63), r#"{"j": 1}"#, 200, None);
+        api.send("DELETE", &at(1), &[], "");
+        assert_eq!(api.send("DELETE", &at(10_000), &[], "").status, 404);
+        assert_eq!(api.document(), Some(json!({"keep": 1})));
+    }
+}
+
+/// Bug: 40 `copy` operations that each copy `/a` into itself doubled it 40 times (a 2 KB
+/// patch; 500 after seconds, with 4.2 GB of memory). The patch stops, before it copies, at the
+/// operation that would take the value past `patch_bytes_max`; one with more operations than
+/// `patch_operations_max` is refused before any is parsed.
+#[test]
+fn a_patch_may_not_build_more_than_its_bounds() {
+    let json_patch = [("content-type", "application/json-patch+json")];
+    let copies: Vec<Value> = (0..40).map(|i| json!({"op": "copy", "from": "/a", "path": format!("/a/c{i}")})).collect();
+    let copies = Value::Array(copies).to_string();
+    assert!(copies.len() < 2_100);
+    for mut api in Api::all() {
+        api.config.patch_bytes_max = 1 << 20;
+        api.check("PUT", "/", r#"{"a": {"b": 1}, "z": 2}"#, 201, None);
+        let refused =
+            problem(&api.send("PATCH", "/", &json_patch, &copies), 413, "urn:jsonstore:problem:patch-too-large");
+        let operation = refused["operation"].as_u64().unwrap();
+        assert!((14..20).contains(&operation), "{refused}");
+        assert_eq!(refused["pointer"], format!("/a/c{operation}"));
+        assert_eq!(refused["limit"], 1 << 20);
+        assert_eq!(api.document(), Some(json!({"a": {"b": 1}, "z": 2})));
+
+        // A target already larger than the bound is not read past it, by either kind of patch.
+        api.config.patch_bytes_max = 64;
+        let merge = [("content-type", "application/merge-patch+json")];
+        api.check("PUT", "/big", &json!((0..40).collect::<Vec<_>>()).to_string(), 201, None);
+        let big = problem(&api.send("PATCH", "/big", &json_patch, "[]"), 413, "urn:jsonstore:problem:patch-too-large");
+        assert_eq!(
+            (big["pointer"].clone(), big["limit"].clone(), big.get("operation")),
+            (json!("/big"), json!(64), None)
+        );
+        let whole =
+            problem(&api.send("PATCH", "/", &merge, r#"{"z": 3}"#), 413, "urn:jsonstore:problem:patch-too-large");
+        assert_eq!(whole["pointer"], "");
+        api.check("PATCH", "/a", r#"{"z": 3}"#, 200, Some(json!({"b": 1, "z": 3})));
+        api.config.patch_bytes_max = Config::default().patch_bytes_max;
+
+        let tests: Vec<Value> = (0..50_000).map(|_| json!({"op": "test", "path": "/z", "value": 2})).collect();
+        let refused = api.send("PATCH", "/", &json_patch, &Value::Array(tests).to_string());
+        assert_eq!(problem(&refused, 413, "urn:jsonstore:problem:too-many-operations")["limit"], 1000);
+        let allowed: Vec<Value> = (0..1000).map(|_| json!({"op": "test", "path": "/z", "value": 2})).collect();
+        assert_eq!(api.send("PATCH", "/", &json_patch, &Value::Array(allowed).to_string()).status, 200);
+    }
+}
+
+/// A copy nests the copied value below its path, so copying a value into itself nests it one
+/// deeper each time: the patch stops at the operation that would pass the depth limit, and a
+/// move into the value's own child is refused as RFC 6902 says.
+#[test]
+fn a_patch_may_not_nest_deeper_than_the_limit() {
+    let json_patch = [("content-type", "application/json-patch+json")];
+    for api in Api::all() {
+        api.check("PUT", "/", r#"{"a": {}}"#, 201, None);
+        let copies: Vec<Value> = (0..100).map(|_| json!({"op": "copy", "from": "/a", "path": "/a/x"})).collect();
+        let refused = api.send("PATCH", "/", &json_patch, &Value::Array(copies).to_string());
+        let refused = problem(&refused, 400, "urn:jsonstore:problem:too-deep");
+        // `/a/x` is 2 levels down; the copy of `/a` nests n + 1 deep before operation n.
+        assert_eq!((refused["operation"].clone(), refused["pointer"].clone()), (json!(62), json!("/a/x")));
+        let moved = api.send("PATCH", "/", &json_patch, r#"[{"op": "move", "from": "/a", "path": "/a/x"}]"#);
+        problem(&moved, 409, "urn:jsonstore:problem:patch-failed");
+        assert_eq!(api.document(), Some(json!({"a": {}})));
+        let copied = api.send("PATCH", "/", &json_patch, r#"[{"op": "copy", "from": "/a", "path": "/a/x"}]"#);
+        assert_eq!(copied.status, 200);
+        assert_eq!(api.document(), Some(json!({"a": {"x": {}}})));
+    }
+}
