@@ -6,12 +6,15 @@
 //! - `test`: build, then run every test, including the end-to-end ones (the `e2e` features), which
 //!   drive `wasmtime serve` and a Redis-protocol server.
 //! - `bench [--seconds N] [--concurrency N]`: measure JSONStore against a hello-world baseline.
+//! - `soak [--seconds N] [--connections N]`: a mixed workload against `wasmtime serve`, killed
+//!   once, then against two nodes on one Redis-protocol server, checked for lost writes.
 //!
 //! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, and for the tests a
 //! Redis-protocol server) are installed once, here.
 
 mod bench;
 mod build;
+mod soak;
 mod tools;
 
 use anyhow::{Context, Result, bail};
@@ -27,9 +30,10 @@ fn main() -> Result<()> {
         "serve" => serve(&rest),
         "test" => test(&rest),
         "bench" => bench::run(&rest),
+        "soak" => soak::run(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N]"
+                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N] | soak [--seconds N] [--connections N]"
             );
             bail!("unknown command {command:?}")
         }
