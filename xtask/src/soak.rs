@@ -6,6 +6,7 @@
 //! sharing one Redis-protocol server. In each, one worker per connection (a thread with a
 //! blocking client) sends GET, PUT, POST, both kinds of PATCH, conditional PUTs (`If-Match` with
 //! a tag just read, `If-None-Match: *`) and DELETE, one request at a time, until the time is up.
+//! `cargo xtask test` runs a short one (10 s, 16 connections) and fails on what this one fails on.
 //!
 //! What shaped it: each worker writes a subtree of its own, `/w/<n>`, so that it can model the
 //! subtree exactly and every read it makes is a check ([`model`]); a request in flight at the
@@ -43,6 +44,9 @@ pub struct Options {
     pub connections: u64,
 }
 
+/// The soak `cargo xtask test` runs.
+pub const SHORT: Options = Options { seconds: 10, connections: 16 };
+
 /// How often the soak samples the servers' memory.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 
@@ -58,7 +62,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// Runs both phases, prints the report, and fails if any phase found a lost or phantom value,
 /// an unexpected 5xx, or an answer its model does not allow.
-fn soak(options: &Options, artifacts: &build::Artifacts, wasmtime: &Path, redis_server: &Path) -> Result<()> {
+pub fn soak(options: &Options, artifacts: &build::Artifacts, wasmtime: &Path, redis_server: &Path) -> Result<()> {
     let load_before = load_average();
     let phases = [
         file_store(options, wasmtime, &artifacts.composed)?,
