@@ -355,13 +355,15 @@ fn check(title: String, load: Duration, url: &str, finished: &mut [Finished], me
     if !phantoms.is_empty() {
         phase.failures.push(format!("/shared/counter is {counter}, but no increment wrote {phantoms:?}"));
     }
+    // Several workers may have sent the same value without an answer: count requests, not values.
+    let unanswered_increments: u64 = finished.iter().map(|worker| worker.unknown_increments.len() as u64).sum();
     let applied = counter.saturating_sub(seen.len() as u64);
-    phase.resolved.add(Resolved { applied, not_applied: (unknown.len() as u64).saturating_sub(applied) });
+    phase.resolved.add(Resolved { applied, not_applied: unanswered_increments.saturating_sub(applied) });
     if phase.failures.len() == failures_before {
         phase.checks.push(format!(
             "`/shared/counter` is {}, one acknowledged `If-Match` increment for each value{}",
             grouped(counter),
-            unanswered(applied, unknown.len() as u64)
+            unanswered(applied, unanswered_increments)
         ));
     }
     for worker in finished.iter_mut() {
@@ -416,19 +418,24 @@ impl Memory {
         }
     }
 
-    /// `"node 1: 25.1 MB at the start, 80.2 MB halfway, 81.0 MB at the end (peak 82.3 MB)"`.
+    /// `"node 1: 25.1 MB before the load, then 70.3, 80.2, 80.9 and 81.0 MB at the end of each
+    /// quarter of it (peak 82.3 MB)"`: flat when the last quarters agree.
     fn describe(&self) -> String {
-        let (Some(start), Some(end)) = (self.samples.first(), self.samples.last()) else {
+        let Some(start) = self.samples.first() else {
             return format!("{}: not measured (no /proc)", self.label);
         };
-        let halfway = self.samples[self.samples.len() / 2];
-        let peak = self.peak.map_or_else(String::new, |peak| format!(", peak {}", megabytes(peak)));
+        let last = self.samples.len() - 1;
+        let quarters: Vec<String> =
+            (1..=4).map(|quarter| format!("{:.1}", self.samples[last * quarter / 4] as f64 / 1e6)).collect();
+        let peak = self.peak.map_or_else(String::new, |peak| format!(" (peak {})", megabytes(peak)));
         format!(
-            "{}: {} before the load, {} halfway, {} at the end{peak}",
+            "{}: {} before the load, then {}, {}, {} and {} MB at the end of each quarter of it{peak}",
             self.label,
             megabytes(*start),
-            megabytes(halfway),
-            megabytes(*end)
+            quarters[0],
+            quarters[1],
+            quarters[2],
+            quarters[3]
         )
     }
 }
@@ -474,21 +481,14 @@ fn render(options: &Options, load_before: &str, phases: &[Phase]) -> String {
         for check in &phase.checks {
             let _ = writeln!(text, "- {check}.");
         }
-        let retried = phase.stats.count("503 Retry-After");
+        let retried = phase.stats.count_where(|answer| answer.ends_with(", retried"));
         let preconditions = phase.stats.count("412");
         let counter_412 =
             phase.stats.kinds.get(&Kind::CounterPut).and_then(|stats| stats.answers.get("412")).copied().unwrap_or(0);
-        let unexpected: u64 = phase
-            .stats
-            .kinds
-            .values()
-            .flat_map(|stats| stats.answers.iter())
-            .filter(|(answer, _)| answer.parse::<u16>().is_ok_and(|status| status >= 500))
-            .map(|(_, count)| count)
-            .sum();
+        let unexpected = phase.stats.count_where(|answer| answer.parse::<u16>().is_ok_and(|status| status >= 500));
         let _ = writeln!(
             text,
-            "- 5xx: {unexpected} unexpected; {} answers of 503 with `Retry-After`, each retried \
+            "- 5xx: {unexpected} unexpected; 503 with `Retry-After`: {}, each retried \
              ({} requests given up after {} of them).",
             grouped(retried),
             phase.gave_up,

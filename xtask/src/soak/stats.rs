@@ -67,7 +67,8 @@ pub struct Stats {
 /// One kind of request's numbers.
 #[derive(Debug, Default)]
 pub struct KindStats {
-    /// How many answers of each kind: a status (`"200"`), `"503 Retry-After"`, or an outcome
+    /// How many answers of each kind: a status (`"200"`), a 503 with `Retry-After` and its
+    /// problem (`"503 contention, retried"`), or an outcome
     /// without an answer.
     pub answers: BTreeMap<String, u64>,
     /// How long each request took, answered or not.
@@ -95,7 +96,17 @@ impl Stats {
 
     /// How many answers were `answer`, over every kind.
     pub fn count(&self, answer: &str) -> u64 {
-        self.kinds.values().filter_map(|stats| stats.answers.get(answer)).sum()
+        self.count_where(|other| other == answer)
+    }
+
+    /// How many answers `answer` holds for, over every kind.
+    pub fn count_where(&self, answer: impl Fn(&str) -> bool) -> u64 {
+        self.kinds
+            .values()
+            .flat_map(|stats| stats.answers.iter())
+            .filter(|(other, _)| answer(other))
+            .map(|(_, count)| count)
+            .sum()
     }
 }
 

@@ -446,7 +446,12 @@ impl Worker {
             let latency = started.elapsed();
             match result {
                 Ok(answer) if answer.status == 503 && answer.retry_after.is_some() => {
-                    self.finished.stats.record(kind, "503 Retry-After", latency);
+                    let problem = answer.json().ok().and_then(|problem| {
+                        let name = problem.get("type")?.as_str()?.strip_prefix("urn:jsonstore:problem:")?;
+                        Some(name.to_owned())
+                    });
+                    let problem = problem.unwrap_or_else(|| "without a problem type".to_owned());
+                    self.finished.stats.record(kind, &format!("503 {problem}, retried"), latency);
                     // Within the Retry-After (whole seconds), at most a second: the soak keeps moving.
                     std::thread::sleep(Duration::from_millis(100 + self.random.below(900)));
                 }
