@@ -6,36 +6,44 @@
 use crate::{eventually, free_port, required};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// A Redis-protocol server (`$JSONSTORE_REDIS_SERVER`, which `cargo xtask test` sets) listening
-/// on a free loopback port only; killed when dropped, and its log printed then if the thread is
-/// panicking.
+/// A Redis-protocol server (`$JSONSTORE_REDIS_SERVER`, which `cargo xtask test` sets, unless
+/// another is given) listening on a free loopback port only; killed when dropped, and its log
+/// printed then if the thread is panicking.
 pub struct Redis {
     child: Mutex<Option<Child>>,
     /// The port it listens on, the same across restarts.
     pub port: u16,
     dir: tempfile::TempDir,
     durable: bool,
+    program: PathBuf,
 }
 
 impl Redis {
     /// Starts a server that persists to an append-only file, synced before each write is
     /// acknowledged (`appendfsync always`), so that its data outlives a [`Redis::restart`].
     pub fn durable() -> Redis {
-        Redis::start(true)
+        Redis::start(required("JSONSTORE_REDIS_SERVER"), true)
+    }
+
+    /// [`Redis::durable`], running `program` rather than `$JSONSTORE_REDIS_SERVER`: for xtask,
+    /// which finds the server itself.
+    pub fn durable_from(program: &Path) -> Redis {
+        Redis::start(program.to_owned(), true)
     }
 
     /// Starts a server that keeps its data in memory only.
     pub fn in_memory() -> Redis {
-        Redis::start(false)
+        Redis::start(required("JSONSTORE_REDIS_SERVER"), false)
     }
 
-    fn start(durable: bool) -> Redis {
+    fn start(program: PathBuf, durable: bool) -> Redis {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let redis = Redis { child: Mutex::new(None), port: free_port(), dir, durable };
+        let redis = Redis { child: Mutex::new(None), port: free_port(), dir, durable, program };
         redis.restart();
         redis
     }
@@ -60,7 +68,7 @@ impl Redis {
         let log = format!("{dir}/redis.log");
         let persistence: &[&str] =
             if self.durable { &["--appendonly", "yes", "--appendfsync", "always"] } else { &["--appendonly", "no"] };
-        let spawned = Command::new(required("JSONSTORE_REDIS_SERVER"))
+        let spawned = Command::new(&self.program)
             .args(["--port", &port, "--bind", "127.0.0.1", "--protected-mode", "yes", "--dir", dir])
             .args(persistence)
             .args(["--save", "", "--logfile", &log])

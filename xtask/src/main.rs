@@ -4,14 +4,18 @@
 //! - `serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT]`: build and serve
 //!   JSONStore, persisting in DIR, or in the Redis-protocol server at HOST:PORT.
 //! - `test`: build, then run every test, including the end-to-end ones (the `e2e` features), which
-//!   drive `wasmtime serve` and a Redis-protocol server.
+//!   drive `wasmtime serve` and a Redis-protocol server, then a short soak; given arguments, only
+//!   the `cargo test` with them.
 //! - `bench [--seconds N] [--concurrency N]`: measure JSONStore against a hello-world baseline.
+//! - `soak [--seconds N] [--connections N]`: a mixed workload against `wasmtime serve`, killed
+//!   once, then against two nodes on one Redis-protocol server, checked for lost writes.
 //!
 //! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, and for the tests a
 //! Redis-protocol server) are installed once, here.
 
 mod bench;
 mod build;
+mod soak;
 mod tools;
 
 use anyhow::{Context, Result, bail};
@@ -27,9 +31,10 @@ fn main() -> Result<()> {
         "serve" => serve(&rest),
         "test" => test(&rest),
         "bench" => bench::run(&rest),
+        "soak" => soak::run(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N]"
+                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N] | soak [--seconds N] [--connections N]"
             );
             bail!("unknown command {command:?}")
         }
@@ -119,6 +124,9 @@ fn test(args: &[String]) -> Result<()> {
         .status()?;
     if !status.success() {
         bail!("cargo test failed");
+    }
+    if args.is_empty() {
+        soak::soak(&soak::SHORT, &artifacts, &wasmtime, &redis_server)?;
     }
     Ok(())
 }
