@@ -1,17 +1,17 @@
 //! JSON Web Token verification: a compact token in, its claims out, or a typed reason why not.
 //!
 //! A [`Verifier`] is built once from the configuration: an HS256 secret, a JWK set of ES256
-//! (P-256) and EdDSA (Ed25519) public keys, or both, and the issuer and audience a token must
-//! name, if any. [`Verifier::verify`] checks a token against them and against the time the
-//! caller passes in.
+//! (P-256) public keys, or both, and the issuer and audience a token must name, if any.
+//! [`Verifier::verify`] checks a token against them and against the time the caller passes in.
 //!
 //! Two decisions shaped it. It is pure: no host interface, no clock and no fetch of a provider's keys, so
 //! it is tested natively and trusts exactly the keys the configuration lists. And the token does
 //! not choose how it is checked: each algorithm has its own kind of key and is accepted only
 //! when that kind is configured, so `none` never passes and a public key is never used as an
-//! HMAC secret. The crates are small RustCrypto and dalek ones without precomputed tables, as
-//! every byte ships in the component: the three algorithms add about 110 KB to it, and ES256 and
-//! EdDSA signatures take longer to check, which one check per request can afford.
+//! HMAC secret. The crates are small RustCrypto ones without precomputed tables, as every byte
+//! ships in the component: the two algorithms add about 58 KB to it, and ES256 signatures take
+//! longer to check, which one check per request can afford. For the same bytes EdDSA is left
+//! out: it added about 32 KB, and identity providers sign with it least.
 
 use std::fmt;
 
@@ -81,8 +81,8 @@ impl Verifier {
     /// From the configuration variables; Ok(None) when neither a secret nor keys are configured.
     ///
     /// `secret` (`jwt_secret`) is used as its UTF-8 bytes and must have at least
-    /// [`SECRET_BYTES_MIN`]. `jwks` (`jwt_jwks`) is a JWK set; its EC P-256 and OKP Ed25519
-    /// public keys are used, and keys of other types or meant for other uses (such as RSA keys,
+    /// [`SECRET_BYTES_MIN`]. `jwks` (`jwt_jwks`) is a JWK set; its EC P-256 public keys are
+    /// used, and keys of other types or meant for other uses (such as RSA or OKP Ed25519 keys,
     /// or `"use": "enc"`) are skipped, but the set must have at least one usable key. `issuer`
     /// (`jwt_issuer`) and `audience` (`jwt_audience`), when given, must appear in every token.
     /// An empty variable counts as not configured.
@@ -167,13 +167,11 @@ impl Verifier {
         let algorithm = match name.as_str() {
             "HS256" => Algorithm::Hs256,
             "ES256" => Algorithm::Es256,
-            // RFC 9864 names Ed25519 signatures "Ed25519"; RFC 8037's "EdDSA" is the common one.
-            "EdDSA" | "Ed25519" => Algorithm::EdDsa,
             _ => return Err(unsupported(name)),
         };
         let configured = match algorithm {
             Algorithm::Hs256 => self.secret.is_some(),
-            Algorithm::Es256 | Algorithm::EdDsa => self.keys.iter().any(|key| key.public.algorithm() == algorithm),
+            Algorithm::Es256 => self.keys.iter().any(|key| key.public.algorithm() == algorithm),
         };
         if configured { Ok(algorithm) } else { Err(unsupported(name)) }
     }
@@ -281,8 +279,6 @@ enum Algorithm {
     Hs256,
     /// ECDSA on P-256 with SHA-256.
     Es256,
-    /// Ed25519.
-    EdDsa,
 }
 
 /// A public key of the JWK set.
@@ -299,8 +295,6 @@ struct Key {
 enum PublicKey {
     /// An EC P-256 key, for ES256.
     P256(p256::ecdsa::VerifyingKey),
-    /// An OKP Ed25519 key, for EdDSA.
-    Ed25519(ed25519_dalek::VerifyingKey),
 }
 
 impl PublicKey {
@@ -308,7 +302,6 @@ impl PublicKey {
     fn algorithm(&self) -> Algorithm {
         match self {
             PublicKey::P256(_) => Algorithm::Es256,
-            PublicKey::Ed25519(_) => Algorithm::EdDsa,
         }
     }
 
@@ -318,9 +311,6 @@ impl PublicKey {
             // JWS signatures are r and s, 32 bytes each (RFC 7518 section 3.4), not DER.
             PublicKey::P256(key) => p256::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|signature| key.verify(signed, &signature).is_ok()),
-            // Strict verification refuses weak keys and non-canonical signatures.
-            PublicKey::Ed25519(key) => ed25519_dalek::Signature::from_slice(signature)
-                .is_ok_and(|signature| key.verify_strict(signed, &signature).is_ok()),
         };
         if verified { Ok(()) } else { Err(JwtError::BadSignature) }
     }
@@ -441,10 +431,7 @@ fn parse_key_set(text: &str) -> Result<Vec<Key>, ConfigError> {
         keys.push(key);
     }
     if keys.is_empty() {
-        return Err(error(format!(
-            "has no EC P-256 (ES256) or OKP Ed25519 (EdDSA) signature key among its {} keys",
-            members.len()
-        )));
+        return Err(error(format!("has no EC P-256 (ES256) signature key among its {} keys", members.len())));
     }
     Ok(keys)
 }
@@ -479,13 +466,6 @@ fn parse_key(member: &Value) -> Result<Option<Key>, String> {
             let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                 .map_err(|_| "is an EC P-256 key whose x and y are not a point of the curve")?;
             PublicKey::P256(key)
-        }
-        (Some("OKP"), Some("Ed25519")) if alg.is_none_or(|alg| alg == "EdDSA" || alg == "Ed25519") => {
-            let x = coordinate(text("x")?).ok_or("is an OKP Ed25519 key whose x is not 32 bytes of base64url")?;
-            match ed25519_dalek::VerifyingKey::from_bytes(&x) {
-                Ok(key) if !key.is_weak() => PublicKey::Ed25519(key),
-                _ => return Err("is an OKP Ed25519 key whose x is not a usable public key".into()),
-            }
         }
         _ => return Ok(None),
     };
