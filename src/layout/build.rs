@@ -8,7 +8,7 @@
 //! size.
 
 use super::Error;
-use super::snapshot::{index_for_name, locate};
+use super::snapshot::{deeper, index_for_name, locate};
 use super::txn::Txn;
 use crate::core::record::{self, Child, Kind, NodeRef, Page, PageAt, PageRef, TAG_SCALAR};
 use crate::store::Store;
@@ -144,10 +144,12 @@ impl<S: Store> Txn<'_, S> {
         }
         let mut top = pages.pop().expect("one page");
         // An index over a single page is that page.
+        let mut depth = 0;
         while let Page::Index(below) = &*self.ref_page(&top)? {
             if below.len() != 1 {
                 break;
             }
+            depth = deeper(depth)?;
             self.retire_ref(&top);
             top = below[0].clone();
         }

@@ -7,7 +7,7 @@
 //! read the current root can commit.
 
 use super::records::{NODE_PREFIX, Records, part_key};
-use super::snapshot::Snapshot;
+use super::snapshot::{Snapshot, deeper};
 use super::{Error, LayoutConfig};
 use crate::core::record::{Child, Kind, Page};
 use crate::store::Store;
@@ -83,14 +83,24 @@ pub(super) fn mark<S: Store>(
     child: &Child,
     keys: &mut HashSet<String>,
 ) -> Result<(), Error> {
+    mark_below(snapshot, child, 0, keys)
+}
+
+/// [`mark`] for a child `depth` nodes and index pages below the first.
+fn mark_below<S: Store>(
+    snapshot: &Snapshot<'_, S>,
+    child: &Child,
+    depth: usize,
+    keys: &mut HashSet<String>,
+) -> Result<(), Error> {
     let Child::Node(node) = child else { return Ok(()) };
     match &node.page {
-        Some(page) => mark_items(snapshot, page, keys),
+        Some(page) => mark_items(snapshot, page, deeper(depth)?, keys),
         None if node.kind == Kind::Scalar => {
             keys.insert(node.key.clone());
             Ok(())
         }
-        None => mark_page(snapshot, &node.key, true, keys),
+        None => mark_page(snapshot, &node.key, true, depth, keys),
     }
 }
 
@@ -98,20 +108,26 @@ fn mark_page<S: Store>(
     snapshot: &Snapshot<'_, S>,
     key: &str,
     below: bool,
+    depth: usize,
     keys: &mut HashSet<String>,
 ) -> Result<(), Error> {
-    keys.insert(key.to_owned());
-    if !below {
+    // A page marked already (only in a tree changed by something else) is not read again.
+    if !keys.insert(key.to_owned()) || !below {
         return Ok(());
     }
-    mark_items(snapshot, &*snapshot.records.page(key)?, keys)
+    mark_items(snapshot, &*snapshot.records.page(key)?, deeper(depth)?, keys)
 }
 
 /// Adds the keys of the records below `page`'s items to `keys`.
-fn mark_items<S: Store>(snapshot: &Snapshot<'_, S>, page: &Page, keys: &mut HashSet<String>) -> Result<(), Error> {
+fn mark_items<S: Store>(
+    snapshot: &Snapshot<'_, S>,
+    page: &Page,
+    depth: usize,
+    keys: &mut HashSet<String>,
+) -> Result<(), Error> {
     match page {
-        Page::Members(members) => members.iter().try_for_each(|(_, child)| mark(snapshot, child, keys)),
-        Page::Elements(elements) => elements.iter().try_for_each(|child| mark(snapshot, child, keys)),
-        Page::Index(pages) => pages.iter().try_for_each(|page| mark_page(snapshot, &page.key, page.below, keys)),
+        Page::Members(members) => members.iter().try_for_each(|(_, child)| mark_below(snapshot, child, depth, keys)),
+        Page::Elements(elements) => elements.iter().try_for_each(|child| mark_below(snapshot, child, depth, keys)),
+        Page::Index(pages) => pages.iter().try_for_each(|page| mark_page(snapshot, &page.key, page.below, depth, keys)),
     }
 }

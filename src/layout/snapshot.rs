@@ -8,8 +8,9 @@
 use super::records::Records;
 use super::root::{self, ROOT_KEY};
 use super::{Error, LayoutConfig, corrupt};
+use crate::core::record::decode::RECORD_DEPTH_MAX;
 use crate::core::record::decode::{self, Lookup, OnPage, RawChild, RawPage};
-use crate::core::record::{Child, Kind, NodeRef, Page, PageAt, PageRef};
+use crate::core::record::{Child, Kind, NodeRef, Page, PageAt, PageRef, TAG_SCALAR};
 use crate::core::{Pointer, PointerBuf, Token, document};
 use crate::store::Store;
 use jsonptr::index::Index;
@@ -89,43 +90,56 @@ impl<'s, S: Store> Snapshot<'s, S> {
 
     /// The value a child stands for, read whole.
     pub(super) fn value_of(&self, child: &Child) -> Result<Value, Error> {
+        self.value_below(child, 0)
+    }
+
+    /// [`Snapshot::value_of`] for a child `depth` nodes and index pages below the first.
+    fn value_below(&self, child: &Child, depth: usize) -> Result<Value, Error> {
         match child {
             Child::Inline(value) => Ok(value.clone()),
             Child::Node(node) => match node.kind {
                 Kind::Scalar => self.records.scalar(&node.key),
                 Kind::Object => {
                     let mut map = Map::new();
-                    self.collect(&node.top(), &mut |name, value| {
-                        map.insert(name.expect("object pages hold members"), value);
+                    self.collect(&node.top(), node.kind, depth, &mut |name, value| {
+                        map.insert(name.unwrap_or_default(), value);
                     })?;
                     Ok(Value::Object(map))
                 }
                 Kind::Array => {
                     let mut items = Vec::with_capacity(node.len as usize);
-                    self.collect(&node.top(), &mut |_, value| items.push(value))?;
+                    self.collect(&node.top(), node.kind, depth, &mut |_, value| items.push(value))?;
                     Ok(Value::Array(items))
                 }
             },
         }
     }
 
-    fn collect(&self, at: &PageAt, out: &mut dyn FnMut(Option<String>, Value)) -> Result<(), Error> {
-        match &*self.records.page_at(at)? {
-            Page::Members(members) => {
+    fn collect(
+        &self,
+        at: &PageAt,
+        kind: Kind,
+        depth: usize,
+        out: &mut dyn FnMut(Option<String>, Value),
+    ) -> Result<(), Error> {
+        let depth = deeper(depth)?;
+        match (&*self.records.page_at(at)?, kind) {
+            (Page::Members(members), Kind::Object) => {
                 for (name, child) in members {
-                    out(Some(name.clone()), self.value_of(child)?);
+                    out(Some(name.clone()), self.value_below(child, depth)?);
                 }
             }
-            Page::Elements(elements) => {
+            (Page::Elements(elements), Kind::Array) => {
                 for child in elements {
-                    out(None, self.value_of(child)?);
+                    out(None, self.value_below(child, depth)?);
                 }
             }
-            Page::Index(pages) => {
+            (Page::Index(pages), _) => {
                 for page in pages {
-                    self.collect(&PageAt::Key(page.key.clone()), out)?;
+                    self.collect(&PageAt::Key(page.key.clone()), kind, depth, out)?;
                 }
             }
+            _ => return Err(wrong_kind(at, kind)),
         }
         Ok(())
     }
@@ -133,25 +147,43 @@ impl<'s, S: Store> Snapshot<'s, S> {
     /// Writes a child's JSON to `out` page by page, holding one page at a time, so a value of
     /// any size streams in bounded memory.
     pub fn write_json(&self, child: &Child, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write_below(child, 0, out)
+    }
+
+    /// [`Snapshot::write_json`] for a child `depth` nodes and index pages below the first.
+    fn write_below(&self, child: &Child, depth: usize, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         match child {
             Child::Inline(value) => serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other),
             Child::Node(node) if node.kind == Kind::Scalar => {
+                // Checked, since a record changed by something else would be sent as it is.
                 let bytes = self.records.read(&node.key).map_err(std::io::Error::other)?;
-                out.write_all(bytes.get(1..).unwrap_or_default())
+                match bytes.split_first() {
+                    Some((&TAG_SCALAR, json)) if decode::value(json).is_ok() => out.write_all(json),
+                    _ => Err(std::io::Error::other(Error::Corrupt(format!("record {} is not a scalar", node.key)))),
+                }
             }
             Child::Node(node) => {
                 let (open, close) = if node.kind == Kind::Object { (b"{", b"}") } else { (b"[", b"]") };
                 out.write_all(open)?;
-                self.write_page_json(&node.top(), &mut true, out)?;
+                self.write_page_json(&node.top(), node.kind, depth, &mut true, out)?;
                 out.write_all(close)
             }
         }
     }
 
-    /// Writes the items of a page, after an item if `first` is false. A stored page's inline
-    /// values and member names are copied from the record as they are: records are compact
-    /// JSON, written by the same serializer, so the bytes are the ones serializing would give.
-    fn write_page_json(&self, at: &PageAt, first: &mut bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    /// Writes the items of a page of a collection of `kind`, after an item if `first` is false.
+    /// A stored page's inline values and member names are copied from the record as they are:
+    /// records are compact JSON, written by the same serializer, so the bytes are the ones
+    /// serializing would give.
+    fn write_page_json(
+        &self,
+        at: &PageAt,
+        kind: Kind,
+        depth: usize,
+        first: &mut bool,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let depth = deeper(depth).map_err(std::io::Error::other)?;
         let mut separate = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
             if !std::mem::take(first) {
                 out.write_all(b",")?;
@@ -167,28 +199,32 @@ impl<'s, S: Store> Snapshot<'s, S> {
         let page = decode::raw_page(&bytes[1..]).map_err(|error| std::io::Error::other(corrupt("page", key, error)))?;
         let write_child = |child: RawChild<'_>, out: &mut dyn std::io::Write| match child {
             RawChild::Inline(json) => out.write_all(json.get().as_bytes()),
-            RawChild::Node(node) => self.write_json(&Child::Node(node), out),
+            RawChild::Node(node) => self.write_below(&Child::Node(node), depth, out),
         };
-        match page {
-            RawPage::Members(members) => {
+        match (page, kind) {
+            (RawPage::Members(members), Kind::Object) => {
                 for (name, child) in members {
+                    if !name.get().starts_with('"') {
+                        return Err(std::io::Error::other(corrupt("page", key, "a member name is not a string")));
+                    }
                     separate(out)?;
                     out.write_all(name.get().as_bytes())?;
                     out.write_all(b":")?;
                     write_child(child, out)?;
                 }
             }
-            RawPage::Elements(elements) => {
+            (RawPage::Elements(elements), Kind::Array) => {
                 for child in elements {
                     separate(out)?;
                     write_child(child, out)?;
                 }
             }
-            RawPage::Index(pages) => {
+            (RawPage::Index(pages), _) => {
                 for page in pages {
-                    self.write_page_json(&PageAt::Key(page.key), first, out)?;
+                    self.write_page_json(&PageAt::Key(page.key), kind, depth, first, out)?;
                 }
             }
+            _ => return Err(std::io::Error::other(wrong_kind(at, kind))),
         }
         Ok(())
     }
@@ -244,7 +280,9 @@ impl<'s, S: Store> Snapshot<'s, S> {
     /// Finds `lookup` in a collection node, from its top page down through index pages.
     fn find(&self, node: &NodeRef, mut lookup: Lookup<'_>) -> Result<Option<Child>, Error> {
         let mut at = node.top();
+        let mut depth = 0;
         loop {
+            depth = deeper(depth)?;
             match self.look(&at, lookup)? {
                 Next::Found(child) => return Ok(child),
                 Next::Below { key, skipped } => {
@@ -343,4 +381,30 @@ pub(super) fn prefix(pointer: &Pointer, depth: usize) -> PointerBuf {
 /// `pointer` without its first `depth` tokens.
 pub(super) fn rest(pointer: &Pointer, depth: usize) -> PointerBuf {
     PointerBuf::from_tokens(pointer.tokens().skip(depth))
+}
+
+/// How many nodes and index pages deep a read may go below the first: deeper than any tree
+/// JSONStore writes (the document nests at most 128 deep, and a collection's index is a few
+/// pages deep), so that a page tree changed by something else, or one with a page that names
+/// itself, is an error rather than a stack overflow or a loop.
+pub(super) const TREE_DEPTH_MAX: usize = 2 * RECORD_DEPTH_MAX;
+
+/// `depth` one level down, unless that is deeper than [`TREE_DEPTH_MAX`].
+pub(super) fn deeper(depth: usize) -> Result<usize, Error> {
+    match depth < TREE_DEPTH_MAX {
+        true => Ok(depth + 1),
+        false => Err(Error::Corrupt(format!(
+            "the page tree is more than {TREE_DEPTH_MAX} pages deep, or a page names itself"
+        ))),
+    }
+}
+
+/// The error for a page whose items are not of its collection's kind.
+fn wrong_kind(at: &PageAt, kind: Kind) -> Error {
+    let page = match at {
+        PageAt::Key(key) => key.as_str(),
+        PageAt::Embedded(_) => "(embedded)",
+    };
+    let (holds, other) = if kind == Kind::Object { ("an object", "elements") } else { ("an array", "members") };
+    Error::Corrupt(format!("page {page} of {holds} holds {other}"))
 }

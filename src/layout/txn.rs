@@ -203,7 +203,8 @@ impl<'s, S: Store> Txn<'s, S> {
     /// a conflict, nothing (the sweep collects what this transaction wrote). Deleting it is
     /// left to the caller ([`Garbage::collect`]), so that it can answer its client first.
     pub fn commit(mut self) -> Result<(Swap, Garbage), Error> {
-        let generation = self.snapshot.generation + 1;
+        let generation = (self.snapshot.generation.checked_add(1))
+            .ok_or_else(|| Error::Corrupt("the root record's generation is the last one".to_owned()))?;
         let mut commits = std::mem::take(&mut self.commits);
         commits.push(self.session);
         commits.drain(..commits.len().saturating_sub(COMMITS_KEPT));

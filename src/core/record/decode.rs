@@ -12,7 +12,7 @@
 
 use super::root::RootRecord;
 use super::{Child, Kind, NodeRef, Page, PageRef};
-use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, unbounded};
+use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, bounded, unbounded};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::de::SliceRead;
@@ -98,14 +98,18 @@ pub fn root_record<'a, R: Deserialize<'a>>(json: &'a [u8]) -> Result<RootRecord<
 pub const RECORD_DEPTH_MAX: usize = DEPTH_MAX_LIMIT + 4;
 
 /// Parses a record's JSON with `parse`, without `serde_json`'s recursion limit of 128 levels:
-/// a record may wrap a value nested 128 deep in four levels of its own. Records are written
-/// only by the layout, from values whose nesting was bounded before they were stored, so the
-/// recursion is bounded by [`RECORD_DEPTH_MAX`] without scanning every record read.
+/// a record may wrap a value nested 128 deep in four levels of its own. A record long enough to
+/// nest deeper than [`RECORD_DEPTH_MAX`] (two bytes a level) is scanned first, so that one the
+/// layout never wrote (a store changed by something else) is an error, not a stack overflow.
 fn record<'a, T>(
     json: &'a [u8],
     parse: impl Fn(&mut serde_json::Deserializer<SliceRead<'a>>) -> serde_json::Result<T>,
 ) -> Result<T, String> {
-    let mut deserializer = unbounded(json);
+    let mut deserializer = if json.len() <= 2 * RECORD_DEPTH_MAX {
+        unbounded(json)
+    } else {
+        bounded(json, RECORD_DEPTH_MAX).map_err(|_| format!("the record nests deeper than {RECORD_DEPTH_MAX}"))?
+    };
     let value = parse(&mut deserializer).map_err(|error| error.to_string())?;
     deserializer.end().map_err(|error| error.to_string())?;
     Ok(value)
@@ -168,6 +172,7 @@ fn parse<T: serde::de::DeserializeOwned, E: de::Error>(json: &RawValue) -> Resul
 struct NodeRecord {
     key: Option<String>,
     page: Option<Page>,
+    #[serde(deserialize_with = "hash")]
     hash: String,
     kind: Kind,
     len: u64,
@@ -180,6 +185,15 @@ impl<'de> Deserialize<'de> for NodeRef {
             return Err(de::Error::custom("a node reference has a key or an embedded page"));
         }
         Ok(NodeRef { key: key.unwrap_or_default(), page: page.map(Rc::new), hash, kind, len })
+    }
+}
+
+/// A content hash: 32 lower-case hex digits, so that it is safe in an ETag header.
+pub(super) fn hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let hash = String::deserialize(deserializer)?;
+    match hash.len() == 32 && hash.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f')) {
+        true => Ok(hash),
+        false => Err(de::Error::custom("a hash is not 32 lower-case hex digits")),
     }
 }
 

@@ -75,6 +75,7 @@ pub struct PageRef {
     /// The page's key.
     pub key: String,
     /// The page's content hash.
+    #[serde(deserialize_with = "decode::hash")]
     pub hash: Hash,
     /// The number of collection members under the page.
     pub len: u64,
