@@ -4,9 +4,15 @@
 //! in `src/`, kinds named by constants too) is in the contract's `Problem` enum and under its
 //! status, and the contract lists no other; every member a problem carries is in the `Problem`
 //! schema; every path lists exactly the methods JSONStore serves; every `$ref` resolves.
+//! Against the real component (the `e2e` feature): every operation in the contract is served,
+//! and Schemathesis generates requests from the contract and checks every answer against it,
+//! once with a credential and once without.
 //!
 //! The contract describes three paths (`/`, `/{token}`, `/{parent}/{token}`) because an OpenAPI
 //! path parameter is one segment; deeper pointers behave the same, as its description says.
+
+#[cfg(feature = "e2e")]
+mod common;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -230,5 +236,183 @@ fn the_cors_headers_are_in_the_contract() {
     for allowed in jsonstore::service::cors::ALLOW_HEADERS.split(", ") {
         let documented = parameters.contains(allowed) || ["authorization", "content-type"].contains(&allowed);
         assert!(documented, "the request header {allowed} is not documented");
+    }
+}
+
+#[cfg(feature = "e2e")]
+mod served {
+    use super::common::Server;
+    use super::contract;
+    use serde_json::Value;
+    use std::path::Path;
+    use std::process::Command;
+
+    const READ: &str = "reader-contract-0123456789abcdef";
+    const WRITE: &str = "writer-contract-0123456789abcdef";
+
+    /// The README's example document, so that generated paths (the contract's examples are its
+    /// names) sometimes find a value.
+    const SEED: &str =
+        r#"{"sniffles":[{"name":"fred"},{"name":"irma"},{"name":"wobble"}],"snuffle":{"name":"gundar"}}"#;
+
+    fn start() -> (tempfile::TempDir, Server) {
+        let data = tempfile::tempdir().unwrap();
+        let server =
+            Server::start_with(data.path(), &[("JSONSTORE_READ_TOKEN", READ), ("JSONSTORE_WRITE_TOKEN", WRITE)]);
+        (data, server)
+    }
+
+    fn seed(server: &Server, authorization: &str) {
+        let reply = server.send("PUT", "/", &[("authorization", authorization)], SEED);
+        assert!(matches!(reply.status, 200 | 201), "seeding: {}", reply.status);
+    }
+
+    /// A request body for `media_type` that every operation taking it accepts at the seed's
+    /// `/`, `/sniffles` and `/sniffles/0`.
+    fn body_for(media_type: &str) -> &'static str {
+        match media_type {
+            "application/json" | "application/merge-patch+json" => r#"{"name":"nibble"}"#,
+            "application/json-patch+json" => "[]",
+            other => panic!("no body for {other}: add one"),
+        }
+    }
+
+    /// Every operation in the contract, with every media type it takes, is answered by a
+    /// running server with a success it documents: none is refused as a method or a path the
+    /// server does not serve.
+    #[test]
+    fn every_operation_in_the_contract_is_served() {
+        let contract = contract();
+        let (_data, server) = start();
+        let authorization = format!("Bearer {WRITE}");
+        let mut served = 0;
+        for (template, item) in contract["paths"].as_object().unwrap() {
+            let path = match template.as_str() {
+                "/" => "/",
+                "/{token}" => "/sniffles",
+                "/{parent}/{token}" => "/sniffles/0",
+                other => panic!("no concrete path for {other}: add one"),
+            };
+            for (method, operation) in item.as_object().unwrap() {
+                if !super::OPENAPI_METHODS.contains(&method.as_str()) {
+                    continue;
+                }
+                let body = &operation["requestBody"];
+                let body = match body["$ref"].as_str() {
+                    Some(reference) => contract.pointer(&reference[1..]).unwrap(),
+                    None => body,
+                };
+                let media_types: Vec<Option<&str>> = match body["content"].as_object() {
+                    Some(content) => content.keys().map(|media_type| Some(media_type.as_str())).collect(),
+                    None => vec![None],
+                };
+                for media_type in media_types {
+                    seed(&server, &authorization);
+                    let mut headers = vec![("authorization", authorization.as_str())];
+                    if let Some(media_type) = media_type {
+                        headers.push(("content-type", media_type));
+                    }
+                    let (method, body) = (method.to_ascii_uppercase(), media_type.map_or("", body_for));
+                    let reply = server.send(&method, path, &headers, body);
+                    let what = format!("{method} {path} ({template}) with {media_type:?}");
+                    assert!((200..300).contains(&reply.status), "{what}: {} {}", reply.status, reply.json());
+                    let documented = &operation["responses"][reply.status.to_string()];
+                    assert!(documented.is_object(), "{what}: {} is not documented", reply.status);
+                    served += 1;
+                }
+            }
+        }
+        assert_eq!(served, 3 * (6 + 3), "every method at every path, PATCH with each media type");
+    }
+
+    /// What Schemathesis is told beyond the contract, with why.
+    const SCHEMATHESIS_CONFIG: &str = r#"
+# A conditional request whose tag is not the value's (a generated If-Match, say) is well formed,
+# and 412 is its answer: valid data rejected with 412 is not a failure.
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5xx"]
+
+# Stateful scenarios check that a value deleted is not there any more (use_after_free) and
+# count only PUT and POST at the path or above it as re-creating it. Three kinds of request
+# leave those scenarios (they are still generated in every other phase, with every check):
+# OPTIONS answers for any path, there or not (a PUT may create it), like `OPTIONS *`.
+[[operations]]
+include-operation-id = ["optionsRoot", "optionsValue", "optionsChild"]
+phases.stateful.enabled = false
+
+# A merge patch of a missing value creates it (201), as the contract says.
+[[operations]]
+include-operation-id = ["patchRoot", "patchValue", "patchChild"]
+phases.stateful.enabled = false
+
+# A write below a missing value creates it (missing parents are made, like mkdir -p), so a POST
+# to /a/b re-creates /a; Schemathesis does not count writes below the deleted path. Deletes at
+# `/{parent}/{token}`, the deepest path, are still checked: nothing in the contract is below it.
+[[operations]]
+include-operation-id = "deleteValue"
+phases.stateful.enabled = false
+"#;
+
+    /// Runs Schemathesis against `server` for `seconds` with every check, and `extra`
+    /// arguments; prints how many answers each check saw, and panics with Schemathesis's output
+    /// unless it found nothing.
+    fn schemathesis(server: &Server, label: &str, seconds: u32, extra: &[&str]) {
+        let work = tempfile::tempdir().unwrap();
+        let config = work.path().join("schemathesis.toml");
+        std::fs::write(&config, SCHEMATHESIS_CONFIG).unwrap();
+        let report = work.path().join("report");
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml");
+        let mut command = Command::new(jsonstore_testkit::required("JSONSTORE_SCHEMATHESIS"));
+        command.current_dir(work.path()).arg("--config-file").arg(&config).arg("run").arg(&spec);
+        command.args(["--url", &server.url, "--checks", "all", "--workers", "1", "--no-color"]);
+        command.args(["--max-time", &seconds.to_string(), "--generation-database", "none"]);
+        command.args(["--report", "ndjson", "--report-dir"]).arg(&report);
+        command.args(extra);
+        let output = command.output().unwrap_or_else(|error| panic!("running Schemathesis: {error}"));
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        assert!(!text.contains(READ) && !text.contains(WRITE), "a token leaked into the output");
+        let summary = text.lines().rev().find(|line| line.contains(" generated, ")).unwrap_or("no summary");
+        eprintln!("Schemathesis {label}: {}; {}", summary.trim(), tally(&report));
+        assert!(output.status.success(), "Schemathesis failed:\n{text}\nserver log:\n{}", server.log());
+    }
+
+    /// How many answers each check passed and failed, from the NDJSON report in `dir`.
+    fn tally(dir: &Path) -> String {
+        let Some(Ok(entry)) = std::fs::read_dir(dir).into_iter().flatten().next() else {
+            return "no report".to_owned();
+        };
+        let mut counts: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            let checks = event["ScenarioFinished"]["recorder"]["checks"].as_object().into_iter().flatten();
+            for check in checks.flat_map(|(_, checks)| checks.as_array().unwrap()) {
+                let count = counts.entry(check["name"].as_str().unwrap().to_owned()).or_default();
+                if check["status"] == "success" { count.0 += 1 } else { count.1 += 1 }
+            }
+        }
+        let counts: Vec<String> =
+            counts.iter().map(|(name, (passed, failed))| format!("{name} {passed} passed, {failed} failed")).collect();
+        counts.join("; ")
+    }
+
+    /// With the write token, generated requests reach every operation, and every answer is one
+    /// the contract describes; `ignored_auth` also sends each without a credential and with a
+    /// wrong one, which must get 401.
+    #[test]
+    fn schemathesis_finds_nothing_with_a_credential() {
+        let (_data, server) = start();
+        let authorization = format!("Bearer {WRITE}");
+        seed(&server, &authorization);
+        schemathesis(&server, "with a credential", 60, &["--header", &format!("Authorization: {authorization}")]);
+    }
+
+    /// Without a credential, every generated request (a generated `Authorization` or `auth`
+    /// included) gets the 401 the contract describes.
+    #[test]
+    fn schemathesis_finds_nothing_without_a_credential() {
+        let (_data, server) = start();
+        schemathesis(&server, "without a credential", 30, &[]);
+        let reply = server.send("GET", "/", &[("authorization", &format!("Bearer {READ}"))], "");
+        assert_eq!(reply.status, 404, "nothing was written: {}", String::from_utf8_lossy(&reply.body));
     }
 }
