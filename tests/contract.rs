@@ -187,6 +187,21 @@ fn every_path_has_every_method_served() {
     }
 }
 
+/// The headers whose value never changes are the code's: `Allow` (and a preflight's
+/// `Access-Control-Allow-Methods`) and `Accept-Patch`.
+#[test]
+fn the_fixed_headers_are_the_code_s() {
+    let contract = contract();
+    let headers = &contract["components"]["headers"];
+    for (name, value) in [
+        ("Allow", jsonstore::service::ALLOW),
+        ("AccessControlAllowMethods", jsonstore::service::ALLOW),
+        ("AcceptPatch", jsonstore::service::ACCEPT_PATCH),
+    ] {
+        assert_eq!(headers[name]["schema"]["const"], value, "the header {name}");
+    }
+}
+
 /// Every `$ref` in the contract points at something in it.
 #[test]
 fn every_reference_resolves() {
