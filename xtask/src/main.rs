@@ -11,7 +11,7 @@
 //!   once, then against two nodes on one Redis-protocol server, checked for lost writes.
 //!
 //! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, and for the tests a
-//! Redis-protocol server) are installed once, here.
+//! Redis-protocol server and Schemathesis) are installed once, here.
 
 mod bench;
 mod build;
@@ -46,10 +46,15 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
 }
 
-/// Where cargo puts the release components: `CARGO_TARGET_DIR` if set, else `target/`.
-fn wasm_out() -> PathBuf {
+/// Cargo's target directory: `CARGO_TARGET_DIR` if set, else `target/`.
+fn target_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    root().join(target).join("wasm32-wasip2/release")
+    root().join(target)
+}
+
+/// Where cargo puts the release components.
+fn wasm_out() -> PathBuf {
+    target_dir().join("wasm32-wasip2/release")
 }
 
 fn serve(args: &[String]) -> Result<()> {
@@ -111,6 +116,7 @@ fn test(args: &[String]) -> Result<()> {
     let artifacts = build::all()?;
     let wasmtime = tools::wasmtime()?;
     let redis_server = tools::redis_server()?;
+    let schemathesis = tools::schemathesis(&target_dir())?;
     let status = Command::new(cargo())
         .current_dir(root())
         .args(["test", "--workspace", "--features", E2E_FEATURES])
@@ -119,6 +125,7 @@ fn test(args: &[String]) -> Result<()> {
         .env("JSONSTORE_COMPONENT", &artifacts.composed)
         .env("JSONSTORE_COMPONENT_REDIS", &artifacts.composed_redis)
         .env("JSONSTORE_REDIS_SERVER", &redis_server)
+        .env("JSONSTORE_SCHEMATHESIS", &schemathesis)
         .env("JSONSTORE_HANDLER", &artifacts.handler)
         .env("JSONSTORE_WASMTIME_OPTIONS", tools::TUNING.join(" "))
         .status()?;

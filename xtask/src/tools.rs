@@ -186,6 +186,69 @@ pub fn redis_server() -> Result<PathBuf> {
     found().context("redis-server was installed but is not on PATH")
 }
 
+/// The Schemathesis release the contract test (`tests/contract.rs`) runs.
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Schemathesis, which checks the served component against `openapi.yaml`:
+/// `$JSONSTORE_SCHEMATHESIS`, or else the pinned release in a virtual environment under
+/// `target`, made with `python3 -m venv` and filled with pip once. On Debian, whose `python3`
+/// makes no virtual environment without `python3-venv`, that package is installed with apt-get
+/// when running as root.
+pub fn schemathesis(target: &Path) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("JSONSTORE_SCHEMATHESIS") {
+        return Ok(path.into());
+    }
+    let venv = target.join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    let schemathesis = venv.join("bin/schemathesis");
+    let pinned = || {
+        let Ok(output) = Command::new(&schemathesis).arg("--version").output() else { return false };
+        // "schemathesis, version 4.32.5"
+        let text = String::from_utf8_lossy(&output.stdout);
+        output.status.success() && text.split_whitespace().last() == Some(SCHEMATHESIS_VERSION)
+    };
+    if pinned() {
+        return Ok(schemathesis);
+    }
+    eprintln!("Installing Schemathesis {SCHEMATHESIS_VERSION} with pip into {} (once).", venv.display());
+    let make_venv = || Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv).status();
+    let made = make_venv().context("running python3: the contract test needs Python 3 with venv and pip")?;
+    if !made.success() {
+        if !is_root() {
+            bail!("`python3 -m venv` failed: install Python's venv module (Debian: `apt-get install python3-venv`)");
+        }
+        eprintln!("`python3 -m venv` failed: installing Debian's python3-venv with apt-get (once).");
+        apt_get_install("python3-venv")?;
+        if !make_venv()?.success() {
+            bail!("`python3 -m venv {}` failed", venv.display());
+        }
+    }
+    let status = Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}"))
+        .status()?;
+    if !status.success() || !pinned() {
+        bail!("installing Schemathesis {SCHEMATHESIS_VERSION} with pip failed");
+    }
+    Ok(schemathesis)
+}
+
+/// Installs Debian's `package` with apt-get, updating the package lists first if that is what
+/// it takes (a fresh machine may have none), as [`redis_server`] does.
+fn apt_get_install(package: &str) -> Result<()> {
+    let install = || {
+        let mut command = Command::new("apt-get");
+        command.args(["install", "-y", "--no-install-recommends", package]);
+        command.env("DEBIAN_FRONTEND", "noninteractive").status()
+    };
+    if !install()?.success() {
+        let updated = Command::new("apt-get").arg("update").status()?;
+        if !updated.success() || !install()?.success() {
+            bail!("`apt-get install -y {package}` failed");
+        }
+    }
+    Ok(())
+}
+
 /// The path of `name` in one of `PATH`'s directories, if it is there.
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
