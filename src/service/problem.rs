@@ -69,7 +69,7 @@ impl Problem {
             412,
             "precondition-failed",
             "Precondition Failed",
-            format!("the {header} condition is false for the value at {}; nothing was written", path::render(pointer)),
+            format!("the {header} condition is false for the value at {}", path::render(pointer)),
         )
         .at(pointer)
     }
