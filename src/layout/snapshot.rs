@@ -107,7 +107,8 @@ impl<'s, S: Store> Snapshot<'s, S> {
                     Ok(Value::Object(map))
                 }
                 Kind::Array => {
-                    let mut items = Vec::with_capacity(node.len as usize);
+                    // The length is a record's word: reserved only up to what a page holds.
+                    let mut items = Vec::with_capacity((node.len as usize).min(4096));
                     self.collect(&node.top(), node.kind, depth, &mut |_, value| items.push(value))?;
                     Ok(Value::Array(items))
                 }
@@ -364,11 +365,12 @@ pub(super) fn index_for_name(pages: &[PageRef], name: &str) -> usize {
 pub(super) fn locate(pages: &[PageRef], index: usize, append: bool) -> Option<(usize, usize)> {
     let mut offset = 0usize;
     for (at, page) in pages.iter().enumerate() {
-        let len = page.len as usize;
-        if index < offset + len || (append && at + 1 == pages.len() && index == offset + len) {
+        // Saturating: the lengths are records' words, and a corrupt sum must not overflow.
+        let end = offset.saturating_add(usize::try_from(page.len).unwrap_or(usize::MAX));
+        if index < end || (append && at + 1 == pages.len() && index == end) {
             return Some((at, offset));
         }
-        offset += len;
+        offset = end;
     }
     None
 }
