@@ -12,7 +12,7 @@
 
 use super::root::RootRecord;
 use super::{Child, Kind, NodeRef, Page, PageRef};
-use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, bounded, unbounded};
+use crate::core::json::{DEPTH_MAX_LIMIT, NameIs, nesting, unbounded};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::de::SliceRead;
@@ -97,23 +97,34 @@ pub fn root_record<'a, R: Deserialize<'a>>(json: &'a [u8]) -> Result<RootRecord<
 /// wrapping of a value (a member on a page, `{"members":[["name",{"v":...}]]}`, adds four).
 pub const RECORD_DEPTH_MAX: usize = DEPTH_MAX_LIMIT + 4;
 
-/// Parses a record's JSON with `parse`, without `serde_json`'s recursion limit of 128 levels:
-/// a record may wrap a value nested 128 deep in four levels of its own. A record long enough to
-/// nest deeper than [`RECORD_DEPTH_MAX`] (two bytes a level) is scanned first, so that one the
-/// layout never wrote (a store changed by something else) is an error, not a stack overflow.
+/// Parses a record's JSON with `parse`. `serde_json` stops at 128 levels, and a record may
+/// wrap a value nested 128 deep in four levels of its own: a record that fails to parse is
+/// scanned, and parsed again without the limit only if the scan shows it nests past 127 levels
+/// and no deeper than [`RECORD_DEPTH_MAX`]. So the scan costs nothing on the records a read
+/// meets every time, and a record the layout never wrote (a store changed by something else)
+/// is an error, never a stack overflow.
 fn record<'a, T>(
     json: &'a [u8],
     parse: impl Fn(&mut serde_json::Deserializer<SliceRead<'a>>) -> serde_json::Result<T>,
 ) -> Result<T, String> {
-    let mut deserializer = if json.len() <= 2 * RECORD_DEPTH_MAX {
-        unbounded(json)
-    } else {
-        bounded(json, RECORD_DEPTH_MAX).map_err(|_| format!("the record nests deeper than {RECORD_DEPTH_MAX}"))?
+    let parse_all = |deserializer: &mut serde_json::Deserializer<SliceRead<'a>>| -> serde_json::Result<T> {
+        let value = parse(deserializer)?;
+        deserializer.end()?;
+        Ok(value)
     };
-    let value = parse(&mut deserializer).map_err(|error| error.to_string())?;
-    deserializer.end().map_err(|error| error.to_string())?;
-    Ok(value)
+    let error = match parse_all(&mut serde_json::Deserializer::from_slice(json)) {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    match nesting(json) {
+        depth if depth < SERDE_DEPTH_MAX => Err(error.to_string()),
+        depth if depth > RECORD_DEPTH_MAX => Err(format!("the record nests {depth} deep, past {RECORD_DEPTH_MAX}")),
+        _ => parse_all(&mut unbounded(json)).map_err(|error| error.to_string()),
+    }
 }
+
+/// How deep `serde_json` parses before its recursion limit stops it.
+const SERDE_DEPTH_MAX: usize = 128;
 
 /// The names of a page's list, as [`PageSeed`] reads them; any other name is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

@@ -74,8 +74,8 @@ pub enum Child {
 pub struct PageRef {
     /// The page's key.
     pub key: String,
-    /// The page's content hash.
-    #[serde(deserialize_with = "decode::hash")]
+    /// The page's content hash (never an ETag, so not checked when decoded: only node hashes
+    /// are, see `decode::hash`).
     pub hash: Hash,
     /// The number of collection members under the page.
     pub len: u64,
