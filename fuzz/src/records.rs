@@ -1,0 +1,89 @@
+//! Stored records from elsewhere: a store loaded with any bytes under the root key and node
+//! keys, then read and written through `service::handle`.
+//!
+//! An input is text, one line each:
+//!
+//! - `KEY VALUE`: the store holds the bytes `VALUE` (the rest of the line, any bytes but a
+//!   newline) under `KEY`, such as `jsonstore.root 3{"generation":1,...}`. The seeds are stores
+//!   JSONStore wrote, dumped this way ([`dump`]), so that mutations make records that are
+//!   nearly right.
+//! - `> METHOD TARGET BODY`: a request (a JSON body for `PUT` and `POST`; for `PATCH` a JSON
+//!   Patch when it starts with `[`, else a merge patch). Without any, [`SCRIPT`] runs.
+//!
+//! Each request runs on its own copy of the loaded store, with the tiny layout (so that a
+//! write makes pages too), and then a sweep runs on it. A record that does not decode is a `corrupt-document` problem (a 500: not
+//! the client's fault); anything else must be an answer as for a sound store. Nothing may
+//! panic.
+
+use super::requests::{Answers, Client, configs, request};
+use jsonstore::layout::gc;
+use jsonstore::layout::root::ROOT_KEY;
+use jsonstore::store::{MemoryStore, Store};
+
+/// The requests run when an input names none: reads of the paths the seeds have, a
+/// conditional read, and a write of each kind.
+pub const SCRIPT: [(&str, &str, &str); 13] = [
+    ("GET", "/", ""),
+    ("HEAD", "/a", ""),
+    ("GET", "/a", ""),
+    ("GET", "/a/0", ""),
+    ("GET", "/b/k1", ""),
+    ("GET", "/1", ""),
+    ("PUT", "/a/0", "[1,2]"),
+    ("PUT", "/b/c", "\"x\""),
+    ("POST", "/a", "{}"),
+    ("PATCH", "/", "{\"b\":null,\"c\":1}"),
+    ("PATCH", "/b", "[{\"op\":\"move\",\"from\":\"/k1\",\"path\":\"/z\"}]"),
+    ("DELETE", "/a/1", ""),
+    ("PUT", "/", "{\"a\":1}"),
+];
+
+/// Runs an input.
+pub fn check(data: &[u8]) {
+    let store = MemoryStore::new();
+    let mut requests = Vec::new();
+    for line in data.split(|&byte| byte == b'\n') {
+        if let Some(line) = line.strip_prefix(b"> ") {
+            let line = String::from_utf8_lossy(line);
+            let mut parts = line.splitn(3, ' ');
+            let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or("/"));
+            requests.push((method.to_owned(), target.to_owned(), parts.next().unwrap_or_default().to_owned()));
+        } else if !line.is_empty() {
+            let (key, value) = match line.iter().position(|&byte| byte == b' ') {
+                Some(at) => (&line[..at], &line[at + 1..]),
+                None => (line, &b""[..]),
+            };
+            store.set(&String::from_utf8_lossy(key), value).expect("a memory store does not fail");
+        }
+    }
+    if requests.is_empty() {
+        requests = SCRIPT.iter().map(|&(method, target, body)| (method.into(), target.into(), body.into())).collect();
+    }
+    let [_, _, config] = configs();
+    for (method, target, body) in requests {
+        let content_type = match method.as_str() {
+            "PATCH" if body.starts_with('[') => "application/json-patch+json",
+            "PATCH" => "application/merge-patch+json",
+            _ => "application/json",
+        };
+        let client = Client { store: store.clone(), ..Client::new(config.clone(), Answers::Corrupt) };
+        client.send(&request(&method, &target, &[("content-type", content_type)], body.as_bytes()));
+        let _ = gc::sweep(&client.store, config.layout);
+    }
+}
+
+/// A store's records as an input of this target, the root record first: one line per key.
+pub fn dump(store: &MemoryStore) -> Vec<u8> {
+    let mut keys = store.keys().expect("a memory store does not fail");
+    keys.sort_by_key(|key| (key != ROOT_KEY, key.clone()));
+    let mut out = Vec::new();
+    for key in keys {
+        let value = store.get(&key).expect("a memory store does not fail").expect("a listed key has a value");
+        assert!(!value.contains(&b'\n') && !key.contains([' ', '\n']), "record {key} fits on a line");
+        out.extend_from_slice(key.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(&value);
+        out.push(b'\n');
+    }
+    out
+}
