@@ -20,6 +20,7 @@ pub mod patch;
 pub mod path;
 pub mod records;
 pub mod requests;
+pub mod seeds;
 pub mod service;
 
 /// A target's body: it panics when an invariant does not hold for the input.

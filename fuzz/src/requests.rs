@@ -53,6 +53,7 @@ impl Client {
     /// Sends `request` and checks the answer.
     pub fn send(&self, request: &Request) -> Response {
         let response = handle(&self.store, &self.config, &self.host, request);
+        super::seeds::note(request, &response);
         self.check(request, &response);
         response
     }
