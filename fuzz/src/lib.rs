@@ -16,6 +16,7 @@
 pub mod host;
 pub mod input;
 pub mod json;
+pub mod known;
 pub mod patch;
 pub mod path;
 pub mod records;

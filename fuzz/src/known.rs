@@ -1,0 +1,32 @@
+//! Bugs that JSONStore has not fixed yet, found by the targets or by reading the code, each
+//! recognised by its input or its answer, so that runs pass over them and look for new ones
+//! (as `tests/api_model`'s `avoid_known_bugs` does for the model).
+//!
+//! Each has a regression file, listed in `fuzz/known-failures.txt`, which the replay runs with
+//! nothing passed over, to show that the bugs are still there. When a bug is fixed, delete its
+//! variant here and its line there.
+
+use std::sync::OnceLock;
+
+/// A bug found and not fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    /// A `GET` of a value stored as a node answers 200 with a body that is not JSON when its
+    /// records are corrupt: `Snapshot::write_json` copies a big scalar's record without
+    /// checking its tag or its JSON, brackets a page's items as the node's `kind` says whatever
+    /// kind of page it is, and copies member names that are not strings.
+    CorruptStreamedBody,
+    /// A node's `hash` in a corrupt record becomes its ETag as it is, between quotes: with a
+    /// control character or a line break in it, the `etag` header is not a valid field value,
+    /// which `wasi:http` refuses, and the adapter's `expect` on that then panics.
+    HashInHeader,
+}
+
+/// Whether a target that has just met `bug` should pass over it: unless the environment
+/// variable `JSONSTORE_FUZZ_STRICT` is set, as when a regression file is replayed to show the
+/// bug (`JSONSTORE_FUZZ_STRICT=1 cargo fuzz run TARGET FILE` does it under libFuzzer).
+pub fn pass_over(bug: Bug) -> bool {
+    let _ = bug;
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    !*STRICT.get_or_init(|| std::env::var_os("JSONSTORE_FUZZ_STRICT").is_some())
+}
