@@ -20,6 +20,15 @@ pub enum Bug {
     /// control character or a line break in it, the `etag` header is not a valid field value,
     /// which `wasi:http` refuses, and the adapter's `expect` on that then panics.
     HashInHeader,
+    /// A page that names itself, or an ancestor, as a page below it: reads, writes and the
+    /// sweep follow it for ever (a stack overflow, or a lookup that never ends).
+    ReferenceCycle,
+    /// A record nested deeper than JSONStore ever writes one: records are parsed without a
+    /// depth limit, trusting that the layout wrote them, so the recursion overflows the stack.
+    DeepRecord,
+    /// A root record of generation `u64::MAX`: the next commit's `generation + 1` overflows
+    /// (a panic where overflow is checked, as in debug builds and under the fuzzer).
+    LastGeneration,
 }
 
 /// Whether a target that has just met `bug` should pass over it: unless the environment
