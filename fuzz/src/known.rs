@@ -20,6 +20,9 @@ pub enum Bug {
     /// control character or a line break in it, the `etag` header is not a valid field value,
     /// which `wasi:http` refuses, and the adapter's `expect` on that then panics.
     HashInHeader,
+    /// A node of kind object whose pages hold elements: reading its value whole (for a patch,
+    /// say) panics on `Snapshot::value_of`'s `expect("object pages hold members")`.
+    KindMismatch,
     /// A page that names itself, or an ancestor, as a page below it: reads, writes and the
     /// sweep follow it for ever (a stack overflow, or a lookup that never ends).
     ReferenceCycle,

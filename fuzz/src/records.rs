@@ -22,7 +22,8 @@ use jsonstore::core::record::decode::RECORD_DEPTH_MAX;
 use jsonstore::layout::gc;
 use jsonstore::layout::root::ROOT_KEY;
 use jsonstore::store::{MemoryStore, Store};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// The requests run when an input names none: reads of the paths the seeds have, a
 /// conditional read, and a write of each kind.
@@ -105,16 +106,6 @@ fn known_bug(store: &MemoryStore) -> Option<Bug> {
     if records.iter().any(|record| nesting(record) > RECORD_DEPTH_MAX) {
         return Some(Bug::DeepRecord);
     }
-    let root = store.get(ROOT_KEY).expect("a memory store does not fail").unwrap_or_default();
-    let generation = match root.split_first() {
-        Some((b'2' | b'3', json)) => {
-            serde_json::from_slice::<Value>(json).ok().and_then(|root| root["generation"].as_u64())
-        }
-        _ => None,
-    };
-    if generation == Some(u64::MAX) {
-        return Some(Bug::LastGeneration);
-    }
     // Which records name which, as JSON strings anywhere in their text; then a depth-first
     // search for a way back.
     let names: Vec<Vec<u8>> = keys.iter().map(|key| format!("\"{key}\"").into_bytes()).collect();
@@ -123,7 +114,46 @@ fn known_bug(store: &MemoryStore) -> Option<Bug> {
         .map(|record| (0..keys.len()).filter(|&to| record.windows(names[to].len()).any(|w| w == names[to])).collect())
         .collect();
     let mut state = vec![Visit::New; keys.len()];
-    (0..keys.len()).any(|at| state[at] == Visit::New && cycle(at, &edges, &mut state)).then_some(Bug::ReferenceCycle)
+    if (0..keys.len()).any(|at| state[at] == Visit::New && cycle(at, &edges, &mut state)) {
+        return Some(Bug::ReferenceCycle);
+    }
+    // The records that are JSON after their tag: pages and the root record.
+    let parsed: HashMap<&str, Value> = keys
+        .iter()
+        .zip(&records)
+        .filter_map(|(key, record)| match record.split_first() {
+            Some((b'P' | b'2' | b'3', json)) => Some((key.as_str(), serde_json::from_slice(json).ok()?)),
+            _ => None,
+        })
+        .collect();
+    if parsed.get(ROOT_KEY).and_then(|root| root["generation"].as_u64()) == Some(u64::MAX) {
+        return Some(Bug::LastGeneration);
+    }
+    let object_of_elements = |object: &Map<String, Value>| {
+        let top = object.get("page").or_else(|| parsed.get(object.get("key")?.as_str()?));
+        object.get("kind").and_then(Value::as_str) == Some("object")
+            && top.is_some_and(|top| holds_elements(top, &parsed))
+    };
+    parsed.values().any(|value| any_object(value, &object_of_elements)).then_some(Bug::KindMismatch)
+}
+
+/// Whether `is` holds for an object anywhere in `value`.
+fn any_object(value: &Value, is: &dyn Fn(&Map<String, Value>) -> bool) -> bool {
+    match value {
+        Value::Object(object) => is(object) || object.values().any(|value| any_object(value, is)),
+        Value::Array(items) => items.iter().any(|value| any_object(value, is)),
+        _ => false,
+    }
+}
+
+/// Whether the page `page`, or one below it, holds elements (the records have no cycle).
+fn holds_elements(page: &Value, pages: &HashMap<&str, Value>) -> bool {
+    page.get("elements").is_some()
+        || page["index"].as_array().is_some_and(|below| {
+            below.iter().any(|page| {
+                page["key"].as_str().and_then(|key| pages.get(key)).is_some_and(|page| holds_elements(page, pages))
+            })
+        })
 }
 
 /// Where a depth-first search is with a record.
