@@ -23,6 +23,10 @@ pub enum Bug {
     /// A node of kind object whose pages hold elements: reading its value whole (for a patch,
     /// say) panics on `Snapshot::value_of`'s `expect("object pages hold members")`.
     KindMismatch,
+    /// A `len` far larger than the store: `Snapshot::value_of` reserves that many elements
+    /// (`capacity overflow`, or an allocation that aborts the process), and `snapshot::locate`
+    /// adds lens up until `offset + len` overflows.
+    HugeLen,
     /// A page that names itself, or an ancestor, as a page below it: reads, writes and the
     /// sweep follow it for ever (a stack overflow, or a lookup that never ends).
     ReferenceCycle,

@@ -129,6 +129,12 @@ fn known_bug(store: &MemoryStore) -> Option<Bug> {
     if parsed.get(ROOT_KEY).and_then(|root| root["generation"].as_u64()) == Some(u64::MAX) {
         return Some(Bug::LastGeneration);
     }
+    if parsed
+        .values()
+        .any(|value| any_object(value, &|object| object.get("len").and_then(Value::as_u64) > Some(LEN_MAX)))
+    {
+        return Some(Bug::HugeLen);
+    }
     let object_of_elements = |object: &Map<String, Value>| {
         let top = object.get("page").or_else(|| parsed.get(object.get("key")?.as_str()?));
         object.get("kind").and_then(Value::as_str) == Some("object")
@@ -136,6 +142,9 @@ fn known_bug(store: &MemoryStore) -> Option<Bug> {
     };
     parsed.values().any(|value| any_object(value, &object_of_elements)).then_some(Bug::KindMismatch)
 }
+
+/// A `len` no store that fits in memory has: its collection's members, read whole, do not.
+const LEN_MAX: u64 = 1 << 25;
 
 /// Whether `is` holds for an object anywhere in `value`.
 fn any_object(value: &Value, is: &dyn Fn(&Map<String, Value>) -> bool) -> bool {
