@@ -1,10 +1,12 @@
-//! `cargo xtask fuzz [--seconds N] [--target NAME] [-- LIBFUZZER-OPTIONS]`: runs each fuzz
-//! target of `fuzz/` with libFuzzer for N seconds (default 60), then prints one table.
+//! `cargo xtask fuzz [--seconds N] [--target NAME] [--sanitizer NAME] [-- LIBFUZZER-OPTIONS]`:
+//! runs each fuzz target of `fuzz/` with libFuzzer for N seconds (default 60), then prints one
+//! table.
 //!
 //! libFuzzer needs nightly (`cargo +nightly fuzz`); the nightly toolchain and `cargo-fuzz` are
 //! installed once when missing. Targets are built with optimizations and debug assertions
-//! (so overflow is a crash), without a sanitizer: JSONStore has no unsafe code, and
-//! AddressSanitizer would halve the rate on a small machine.
+//! (so overflow is a crash), without a sanitizer by default: JSONStore has no unsafe code, and
+//! AddressSanitizer would halve the rate on a small machine. But without it a stack overflow
+//! kills the process before libFuzzer can save the input; `--sanitizer address` catches it.
 //!
 //! Each run starts from the target's committed seeds (`fuzz/corpus/NAME`, less the files
 //! `fuzz/known-failures.txt` lists, so that a run looks for new bugs) and from what earlier
@@ -36,6 +38,7 @@ pub fn run(args: &[String]) -> Result<()> {
         None => (args, &[][..]),
     };
     let mut seconds = 60u64;
+    let mut sanitizer = "none".to_owned();
     let mut chosen = Vec::new();
     let mut options = options.iter();
     while let Some(option) = options.next() {
@@ -44,7 +47,10 @@ pub fn run(args: &[String]) -> Result<()> {
                 seconds = options.next().and_then(|n| n.parse().ok()).context("--seconds takes a whole number")?;
             }
             "--target" => chosen.push(options.next().context("--target takes a target's name")?.clone()),
-            other => bail!("unknown option {other:?}; fuzz takes --seconds N, --target NAME and -- LIBFUZZER-OPTIONS"),
+            "--sanitizer" => sanitizer = options.next().context("--sanitizer takes none or address")?.clone(),
+            other => bail!(
+                "unknown option {other:?}; fuzz takes --seconds N, --target NAME, --sanitizer NAME and -- LIBFUZZER-OPTIONS"
+            ),
         }
     }
     let targets = targets()?;
@@ -56,7 +62,7 @@ pub fn run(args: &[String]) -> Result<()> {
     cargo_fuzz()?;
     let mut outcomes = Vec::new();
     for target in &targets {
-        outcomes.push(run_target(target, seconds, libfuzzer)?);
+        outcomes.push(run_target(target, seconds, &sanitizer, libfuzzer)?);
     }
     println!("\n{:<10} {:<8} last status line of libFuzzer", "target", "result");
     for outcome in &outcomes {
@@ -84,12 +90,12 @@ fn targets() -> Result<Vec<String>> {
 }
 
 /// Runs one target for `seconds`, showing libFuzzer's output as it comes.
-fn run_target(target: &str, seconds: u64, libfuzzer: &[String]) -> Result<Outcome> {
+fn run_target(target: &str, seconds: u64, sanitizer: &str, libfuzzer: &[String]) -> Result<Outcome> {
     let corpus = prepare_corpus(target)?;
     eprintln!("Fuzzing {target} for {seconds} s, corpus in {}", corpus.display());
     let mut child = nightly_cargo()
         .current_dir(root())
-        .args(["fuzz", "run", "--sanitizer", "none", target])
+        .args(["fuzz", "run", "--sanitizer", sanitizer, target])
         .arg(&corpus)
         .arg("--")
         .arg(format!("-max_total_time={seconds}"))
@@ -101,14 +107,23 @@ fn run_target(target: &str, seconds: u64, libfuzzer: &[String]) -> Result<Outcom
         .spawn()
         .context("running cargo fuzz")?;
     let mut last = String::new();
+    let (mut killed, mut saved) = (false, false);
     for line in BufReader::new(child.stderr.take().context("the child's stderr")?).lines() {
         let line = line?;
         eprintln!("{line}");
         if line.starts_with('#') && line.contains(" cov: ") {
             last = line.split_whitespace().collect::<Vec<_>>().join(" ");
         }
+        killed |= line.contains("exited with signal");
+        saved |= line.contains("Test unit written to");
     }
     let status = child.wait()?;
+    if killed && !saved {
+        eprintln!(
+            "{target} was killed before libFuzzer could save the input: a stack overflow, most likely; \
+             run it again with --sanitizer address, which catches it"
+        );
+    }
     Ok(Outcome { target: target.to_owned(), last, failed: !status.success() })
 }
 

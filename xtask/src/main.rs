@@ -6,8 +6,8 @@
 //! - `test`: build, then run every test, including the end-to-end ones (the `e2e` features), which
 //!   drive `wasmtime serve` and a Redis-protocol server.
 //! - `bench [--seconds N] [--concurrency N]`: measure JSONStore against a hello-world baseline.
-//! - `fuzz [--seconds N] [--target NAME] [-- LIBFUZZER-OPTIONS]`: run the fuzz targets of
-//!   `fuzz/` with libFuzzer, N seconds each.
+//! - `fuzz [--seconds N] [--target NAME] [--sanitizer NAME] [-- LIBFUZZER-OPTIONS]`: run the fuzz
+//!   targets of `fuzz/` with libFuzzer, N seconds each.
 //!
 //! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, for the tests a
 //! Redis-protocol server, and for fuzzing nightly and `cargo-fuzz`) are installed once, here.
@@ -33,7 +33,7 @@ fn main() -> Result<()> {
         "fuzz" => fuzz::run(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N] | fuzz [--seconds N] [--target NAME] [-- LIBFUZZER-OPTIONS]"
+                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N] | fuzz [--seconds N] [--target NAME] [--sanitizer NAME] [-- LIBFUZZER-OPTIONS]"
             );
             bail!("unknown command {command:?}")
         }
