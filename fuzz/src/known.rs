@@ -23,10 +23,13 @@ pub enum Bug {
     /// A node of kind object whose pages hold elements: reading its value whole (for a patch,
     /// say) panics on `Snapshot::value_of`'s `expect("object pages hold members")`.
     KindMismatch,
-    /// A `len` far larger than the store: `Snapshot::value_of` reserves that many elements
-    /// (`capacity overflow`, or an allocation that aborts the process), and `snapshot::locate`
-    /// adds lens up until `offset + len` overflows.
-    HugeLen,
+    /// A node's or page reference's `len` that is not the number of members below it: the
+    /// layout trusts it. An edit indexes the page where the `len` says (a `POST` to an array
+    /// whose `len` is past its elements panics in `Vec::insert`, a `PUT` or `DELETE` there on
+    /// the index or `remove`); `Snapshot::value_of` reserves `len` elements (`capacity
+    /// overflow`, or an allocation that aborts the process); and `snapshot::locate` adds `len`s
+    /// until `offset + len` overflows.
+    WrongLen,
     /// A page that names itself, or an ancestor, as a page below it: reads, writes and the
     /// sweep follow it for ever (a stack overflow, or a lookup that never ends).
     ReferenceCycle,

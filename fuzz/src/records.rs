@@ -137,11 +137,8 @@ fn known_bug(store: &MemoryStore) -> Option<Bug> {
     if parsed.get(ROOT_KEY).and_then(|root| root["generation"].as_u64()) == Some(u64::MAX) {
         return Some(Bug::LastGeneration);
     }
-    if parsed
-        .values()
-        .any(|value| any_object(value, &|object| object.get("len").and_then(Value::as_u64) > Some(LEN_MAX)))
-    {
-        return Some(Bug::HugeLen);
+    if parsed.values().any(|value| any_object(value, &|object| wrong_len(object, &parsed))) {
+        return Some(Bug::WrongLen);
     }
     let object_of_elements = |object: &Map<String, Value>| {
         let top = object.get("page").or_else(|| parsed.get(object.get("key")?.as_str()?));
@@ -153,6 +150,28 @@ fn known_bug(store: &MemoryStore) -> Option<Bug> {
 
 /// A `len` no store that fits in memory has: its collection's members, read whole, do not.
 const LEN_MAX: u64 = 1 << 25;
+
+/// Whether `object` is a node or page reference whose `len` is not the number of members on
+/// the page it names (or is too big for any).
+fn wrong_len(object: &Map<String, Value>, pages: &HashMap<&str, Value>) -> bool {
+    let Some(len) = object.get("len").and_then(Value::as_u64) else { return false };
+    if len > LEN_MAX {
+        return true;
+    }
+    if object.get("kind").and_then(Value::as_str) == Some("scalar") {
+        return false;
+    }
+    let page = object.get("page").or_else(|| pages.get(object.get("key")?.as_str()?));
+    page.and_then(members).is_some_and(|members| members != len)
+}
+
+/// How many collection members a page holds, by its items or its index's `len`s.
+fn members(page: &Value) -> Option<u64> {
+    if let Some(items) = page.get("elements").or_else(|| page.get("members")).and_then(Value::as_array) {
+        return Some(items.len() as u64);
+    }
+    page.get("index")?.as_array()?.iter().try_fold(0u64, |sum, below| sum.checked_add(below.get("len")?.as_u64()?))
+}
 
 /// Whether `is` holds for an object anywhere in `value`.
 fn any_object(value: &Value, is: &dyn Fn(&Map<String, Value>) -> bool) -> bool {
