@@ -300,15 +300,19 @@ impl<S: Store> Txn<'_, S> {
             }
             (Page::Elements(elements), edit) => {
                 let mut elements = elements.clone();
+                // The index comes from lengths in the records: past the page's end, they lie.
+                let past_end = || Error::Corrupt(format!("array page {at:?} is shorter than its length says"));
                 match edit {
-                    Edit::Replace(at, child) => elements[at] = child,
-                    Edit::Insert(at, child) => elements.insert(at, child),
-                    Edit::RemoveAt(at) => {
-                        elements.remove(at);
-                    }
+                    Edit::Replace(index, child) => *elements.get_mut(index).ok_or_else(past_end)? = child,
+                    Edit::Insert(index, child) if index <= elements.len() => elements.insert(index, child),
+                    Edit::RemoveAt(index) if index < elements.len() => drop(elements.remove(index)),
+                    Edit::Insert(..) | Edit::RemoveAt(_) => return Err(past_end()),
                     _ => return Err(Error::Corrupt(format!("a member edit on array page {at:?}"))),
                 }
                 Page::Elements(elements)
+            }
+            (Page::Index(pages), _) if pages.is_empty() => {
+                return Err(Error::Corrupt(format!("index page {at:?} is empty")));
             }
             (Page::Index(pages), edit) => {
                 let (at, edit) = match edit {

@@ -344,6 +344,10 @@ enum Next {
 impl Next {
     /// The way on from an index page over `pages`.
     fn below(pages: &[PageRef], lookup: Lookup<'_>) -> Next {
+        if pages.is_empty() {
+            // Only in a store changed by something else: JSONStore writes no empty index.
+            return Next::Found(None);
+        }
         let (at, skipped) = match lookup {
             Lookup::Member(name) => (index_for_name(pages, name), 0),
             Lookup::Element(index) => match locate(pages, index, false) {
@@ -389,7 +393,7 @@ pub(super) fn rest(pointer: &Pointer, depth: usize) -> PointerBuf {
 /// JSONStore writes (the document nests at most 128 deep, and a collection's index is a few
 /// pages deep), so that a page tree changed by something else, or one with a page that names
 /// itself, is an error rather than a stack overflow or a loop.
-pub(super) const TREE_DEPTH_MAX: usize = 2 * RECORD_DEPTH_MAX;
+pub(super) const TREE_DEPTH_MAX: usize = RECORD_DEPTH_MAX + 32;
 
 /// `depth` one level down, unless that is deeper than [`TREE_DEPTH_MAX`].
 pub(super) fn deeper(depth: usize) -> Result<usize, Error> {

@@ -9,12 +9,16 @@
 //! - `bench [--seconds N] [--concurrency N]`: measure JSONStore against a hello-world baseline.
 //! - `soak [--seconds N] [--connections N]`: a mixed workload against `wasmtime serve`, killed
 //!   once, then against two nodes on one Redis-protocol server, checked for lost writes.
+//! - `fuzz [--seconds N] [--target NAME] [--sanitizer NAME] [-- LIBFUZZER-OPTIONS]`: run the fuzz
+//!   targets of `fuzz/` with libFuzzer, N seconds each.
 //!
-//! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, and for the tests a
-//! Redis-protocol server and Schemathesis) are installed once, here.
+//! Tools that are missing (the `wasm32-wasip2` target, `wasmtime`, for the tests a
+//! Redis-protocol server and Schemathesis, and for fuzzing nightly and `cargo-fuzz`) are
+//! installed once, here.
 
 mod bench;
 mod build;
+mod fuzz;
 mod soak;
 mod tools;
 
@@ -32,9 +36,10 @@ fn main() -> Result<()> {
         "test" => test(&rest),
         "bench" => bench::run(&rest),
         "soak" => soak::run(&rest),
+        "fuzz" => fuzz::run(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N] | soak [--seconds N] [--connections N]"
+                "usage: cargo xtask build | serve [--addr HOST:PORT] [--data DIR] [--store file|redis://HOST:PORT] | test [ARGS for cargo test] | bench [--seconds N] [--concurrency N] | soak [--seconds N] [--connections N] | fuzz [--seconds N] [--target NAME] [--sanitizer NAME] [-- LIBFUZZER-OPTIONS]"
             );
             bail!("unknown command {command:?}")
         }

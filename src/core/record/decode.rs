@@ -172,9 +172,10 @@ impl RawChild<'_> {
     }
 }
 
-/// Parses JSON text taken from a record, whose nesting [`record`] has bounded.
+/// Parses JSON text taken from a record, as [`record`] parses a record: the text was captured
+/// without being parsed, so its nesting is bounded here.
 fn parse<T: serde::de::DeserializeOwned, E: de::Error>(json: &RawValue) -> Result<T, E> {
-    T::deserialize(&mut crate::core::json::unbounded(json.get().as_bytes())).map_err(E::custom)
+    record(json.get().as_bytes(), |deserializer| T::deserialize(deserializer)).map_err(E::custom)
 }
 
 /// A node reference as its record has it: a key, or the node's top page embedded. The
