@@ -13,6 +13,7 @@
 //! [`TARGETS`], a file in `fuzz_targets/` and a `[[bin]]` for it in `Cargo.toml`, and a few
 //! seeds in `corpus/<name>/`; the replay and `cargo xtask fuzz` find it there.
 
+pub mod access;
 pub mod host;
 pub mod input;
 pub mod json;
@@ -29,6 +30,10 @@ pub type Check = fn(&[u8]);
 
 /// Every target: its name (of its `fuzz_targets/` file and `corpus/` directory) and body.
 ///
-/// The targets for the rules and for the token parsers go here, when those parts exist.
-pub const TARGETS: &[(&str, Check)] =
-    &[("path", path::check), ("service", service::check), ("patch", patch::check), ("records", records::check)];
+pub const TARGETS: &[(&str, Check)] = &[
+    ("path", path::check),
+    ("service", service::check),
+    ("patch", patch::check),
+    ("records", records::check),
+    ("access", access::check),
+];
