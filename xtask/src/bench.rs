@@ -9,7 +9,7 @@
 
 mod document;
 mod oha;
-mod report;
+pub(crate) mod report;
 mod server;
 
 use crate::{build, cargo, root, tools, wasm_out};

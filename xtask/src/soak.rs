@@ -21,6 +21,7 @@ mod model;
 mod stats;
 mod worker;
 
+use crate::bench::report::{grouped, megabytes, now};
 use crate::{build, tools};
 use anyhow::{Context, Result, bail};
 use jsonstore_testkit::{Redis, WasmtimeServe};
@@ -548,24 +549,6 @@ fn milliseconds(latency: Duration) -> String {
     }
 }
 
-/// `bytes` in MB, decimal.
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(number: u64) -> String {
-    let digits = number.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 /// The cores and the OS, as far as the standard library tells.
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |cores| cores.get());
@@ -577,11 +560,4 @@ fn load_average() -> String {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let averages: Vec<&str> = text.split_whitespace().take(3).collect();
     if averages.len() == 3 { averages.join(", ") } else { "unknown".to_owned() }
-}
-
-/// The date and time in UTC, as `date` prints them.
-fn now() -> String {
-    let output = std::process::Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output();
-    let text = output.map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned()).unwrap_or_default();
-    if text.is_empty() { "unknown".to_owned() } else { text }
 }

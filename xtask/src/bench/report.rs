@@ -236,12 +236,12 @@ fn percent(ratio: f64) -> String {
 }
 
 /// `bytes` in MB, decimal.
-fn megabytes(bytes: u64) -> String {
+pub(crate) fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 /// `1234567` as `1,234,567`.
-fn grouped(number: u64) -> String {
+pub(crate) fn grouped(number: u64) -> String {
     let digits = number.to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
@@ -280,7 +280,7 @@ fn version(tool: &Path) -> String {
 }
 
 /// The date and time in UTC, as `date` prints them.
-fn now() -> String {
+pub(crate) fn now() -> String {
     let output = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output();
     let text = output.map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned()).unwrap_or_default();
     if text.is_empty() { "unknown".to_owned() } else { text }
