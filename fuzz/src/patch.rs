@@ -76,7 +76,8 @@ fn merge_patch(input: &mut Input<'_>, client: &Client, stored: Option<Value>, ta
         }
         return;
     }
-    if document::depth(&merge_patch) > client.config.depth_max {
+    // The patch sits below its target's tokens, which count towards the limit too.
+    if target.count() + document::depth(&merge_patch) > client.config.depth_max {
         if answer != (400, Some("too-deep")) {
             fail("the merge patch is too deep");
         }

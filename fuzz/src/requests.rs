@@ -147,7 +147,14 @@ impl Client {
         if content_type == Some("application/json") && !response.body.is_empty() {
             let deeper = self.answers == Answers::Corrupt && nesting(&response.body) > DEPTH_MAX_LIMIT;
             let known = self.answers == Answers::Corrupt && known::pass_over(Bug::CorruptStreamedBody);
-            if !deeper && !known && parse(&response.body).is_err() {
+            // A corrupt store's text is served as it is stored: a record that names a member twice
+            // is still JSON (RFC 8259 only says names SHOULD be unique), which a request body may
+            // not be, so only there is the body checked as plain JSON rather than as a body.
+            let json = match self.answers {
+                Answers::Corrupt => serde_json::from_slice::<Value>(&response.body).is_ok(),
+                _ => parse(&response.body).is_ok(),
+            };
+            if !deeper && !known && !json {
                 fail("an application/json body is not JSON");
             }
         }
